@@ -1,0 +1,371 @@
+"""Load and validate the config up front; build the rules once.
+
+Precedence of variables (lowest first): ``vars:`` in the config < ``--values FILE`` (in order)
+< environment ``POSTRENDER_VAR_<NAME>`` (``__`` nests: ``POSTRENDER_VAR_registry__user``)
+< ``--set key=value`` / ``--set-file key=path`` (dotted keys nest).  ``--set`` values are
+strings (like ``helm --set-string``): they only ever feed templates.
+
+Every error names the file, line and column and the path inside the config
+(``postrender.yaml:7:9: rules[0].imagePullPolicy.policy: must be one of ...``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import templating
+from .errors import ConfigError
+from .kinds import FieldPath, PodSpecTable
+from .schema import Field, SchemaError, check, check_fields, path_text
+
+API_VERSION = "postrender/v1alpha1"
+KIND = "PostRenderer"
+DEFAULT_FILE = "postrender.yaml"
+ENV_CONFIG = "POSTRENDER_CONFIG"
+ENV_VAR_PREFIX = "POSTRENDER_VAR_"
+# Variables whose names say they are credentials are redacted from every message.
+_SENSITIVE_NAME = re.compile(r"pass(word)?|token|secret|auth|credential|dockerconfig|key$", re.I)
+
+TARGET_FIELDS = {
+    name: Field("str", doc=f"anchored regex on the resource's {name}")
+    for name in ("group", "version", "kind", "name", "namespace")
+} | {
+    "labelSelector": Field("str", doc="Kubernetes label selector (a=b,c!=d,e in (f,g),!h)"),
+    "annotationSelector": Field("str", doc="Kubernetes selector over annotations"),
+}
+TARGET_SPEC = Field("map", fields=TARGET_FIELDS | {
+    "exclude": Field("list", items=TARGET_FIELDS, doc="resources matching any of these are not selected"),
+}, doc="which resources the rule applies to (kustomize selector semantics)")
+
+PATH_ENTRY = {
+    "kind": Field("str", required=True),
+    "group": Field("str", doc="API group; omit to match any group"),
+    "path": Field("str", required=True, doc="dotted path, [] walks list items: spec.jobTargetRef.template.spec"),
+}
+
+TOP_FIELDS = {
+    "apiVersion": Field("str", required=True, choices=(API_VERSION,)),
+    "kind": Field("str", required=True, choices=(KIND,)),
+    "metadata": Field("map", doc="optional, ignored (kustomize requires metadata.name in plugin configs)"),
+    "vars": Field("map", default=None, doc="template variables (defaults)"),
+    "podSpecPaths": Field("list", items=PATH_ENTRY, default=None, doc="extra kinds that embed pod specs"),
+    "imageFields": Field("list", items=PATH_ENTRY, default=None, doc="extra fields that hold an image reference"),
+    "rules": Field("list", default=None, doc="applied in order, each to the output of the previous one"),
+}
+ENTRY_KEYS = {"target", "when", "expect"}
+
+
+@dataclass
+class BuildContext:
+    variables: dict
+    source: str
+    config_dir: Path
+    pod_specs: PodSpecTable
+    image_fields: list
+    locate: object  # path tuple -> "file:line:col"
+
+    def render(self, value, path: tuple, raw_keys=frozenset()):
+        """Render every template string in value (except under raw_keys) with the variables."""
+        if isinstance(value, str):
+            if not templating.is_template(value):
+                return value
+            try:
+                return templating.render(value, self.variables)
+            except templating.TemplateError as exc:
+                raise ConfigError(f"{self.locate(path)}: {path_text(path)}: {exc}") from None
+        if isinstance(value, list):
+            return [self.render(v, path + (i,)) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: (v if k in raw_keys else self.render(v, path + (k,))) for k, v in value.items()}
+        return value
+
+    def error(self, path: tuple, message: str) -> ConfigError:
+        return ConfigError(f"{self.locate(path)}: {path_text(path)}: {message}")
+
+
+@dataclass
+class Config:
+    source: str
+    variables: dict
+    rules: list
+    pod_specs: PodSpecTable
+    image_fields: list = field(default_factory=list)
+    sensitive: list = field(default_factory=list)
+
+
+# ---- variables ----------------------------------------------------------------------------
+
+def _set_dotted(target: dict, dotted: str, value, origin: str) -> None:
+    parts = dotted.split(".")
+    if not all(parts):
+        raise ConfigError(f"{origin}: {dotted!r} is not a variable name (use a.b.c)")
+    node = target
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    node[parts[-1]] = value
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _sensitive_values(variables: dict, forced: set) -> list[str]:
+    found = []
+
+    def walk(prefix, value, sensitive):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                name = f"{prefix}.{k}" if prefix else str(k)
+                walk(name, v, sensitive or bool(_SENSITIVE_NAME.search(str(k))) or name in forced)
+        elif isinstance(value, str) and (sensitive or prefix in forced) and len(value) >= 4:
+            found.append(value)
+
+    walk("", variables, False)
+    return found
+
+
+def collect_variables(config_vars, values_files=(), sets=(), set_files=(), environ=None):
+    """Merge the variable layers; returns (variables, sensitive values)."""
+    variables = dict(config_vars or {})
+    for path in values_files:
+        data = _load_yaml_file(Path(path), what="values file")
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a values file must be a mapping of variable names to values")
+        variables = deep_merge(variables, data)
+    env = os.environ if environ is None else environ
+    env_layer: dict = {}
+    for name, value in env.items():
+        if name.startswith(ENV_VAR_PREFIX) and len(name) > len(ENV_VAR_PREFIX):
+            _set_dotted(env_layer, name[len(ENV_VAR_PREFIX):].replace("__", "."), value, f"environment {name}")
+    variables = deep_merge(variables, env_layer)
+    cli_layer: dict = {}
+    forced: set = set()
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        _set_dotted(cli_layer, key.strip(), value, f"--set {key}")
+    for item in set_files:
+        key, sep, path = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set-file {key!r}: expected key=path")
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--set-file {key}: cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"--set-file {key}: {path} is not UTF-8 text") from None
+        # Secret files usually end with a newline that is not part of the secret.
+        value = value[:-1] if value.endswith("\n") else value
+        _set_dotted(cli_layer, key.strip(), value, f"--set-file {key}")
+        forced.add(key.strip())
+    variables = deep_merge(variables, cli_layer)
+    return variables, _sensitive_values(variables, forced)
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+def _yaml_rt():
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _load_yaml_text(text: str, source: str):
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return _yaml_rt().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+
+
+def _load_yaml_file(path: Path, what: str):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
+    return to_plain(_load_yaml_text(text, str(path)))
+
+
+def to_plain(value):
+    """ruamel's round-trip types -> plain Python data."""
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    return str(value)
+
+
+def _locator(tree, source: str):
+    def locate(path: tuple) -> str:
+        node, line, col = tree, 0, 0
+        for part in path:
+            try:
+                if isinstance(node, dict) and part in node:
+                    line, col = node.lc.key(part)
+                    node = node[part]
+                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                    line, col = node.lc.item(part)
+                    node = node[part]
+                else:
+                    break
+            except (AttributeError, KeyError, TypeError):
+                break
+        return f"{source}:{line + 1}:{col + 1}"
+
+    return locate
+
+
+def find_config(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    default = Path(DEFAULT_FILE)
+    if default.exists():
+        return default
+    raise ConfigError(
+        f"no config: pass -c FILE, set ${ENV_CONFIG}, or create ./{DEFAULT_FILE} (postrender init writes a starter)"
+    )
+
+
+def load_config(path: str | Path | None = None, values_files=(), sets=(), set_files=(), environ=None) -> Config:
+    cfg_path = find_config(str(path) if path else None)
+    try:
+        text = cfg_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{cfg_path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{cfg_path}: is a directory, expected a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{cfg_path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{cfg_path}: config is not UTF-8 text") from None
+    return load_config_text(text, str(cfg_path), values_files, sets, set_files, environ, base_dir=cfg_path.parent)
+
+
+def load_config_text(text: str, source: str, values_files=(), sets=(), set_files=(), environ=None,
+                     base_dir: Path | None = None) -> Config:
+    from .rules import REGISTRY
+
+    tree = _load_yaml_text(text, source)
+    locate = _locator(tree, source)
+    if tree is None:
+        raise ConfigError(f"{source}: the config is empty; it needs apiVersion: {API_VERSION}, kind: {KIND} and rules:")
+    raw = to_plain(tree)
+    try:
+        top = check_fields(raw, TOP_FIELDS, ())
+    except SchemaError as exc:
+        raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path) or 'config'}: {exc.message}") from None
+    variables, sensitive = collect_variables(top["vars"], values_files, sets, set_files, environ)
+
+    def field_paths(entries, key):
+        out = []
+        for i, e in enumerate(entries or []):
+            try:
+                out.append(FieldPath.parse(e.get("group"), e["kind"], e["path"]))
+            except ValueError as exc:
+                raise ConfigError(f"{locate((key, i, 'path'))}: {key}[{i}].path: {exc}") from None
+        return out
+
+    ctx = BuildContext(variables, source, base_dir or Path("."), PodSpecTable(field_paths(top["podSpecPaths"], "podSpecPaths")),
+                       field_paths(top["imageFields"], "imageFields"), locate)
+    rules = []
+    for i, entry in enumerate(top["rules"] or []):
+        path = ("rules", i)
+        if not isinstance(entry, dict):
+            raise ctx.error(path, f"each rule is a mapping with one rule key ({', '.join(REGISTRY)}) plus optional target/when")
+        kinds = [k for k in entry if k not in ENTRY_KEYS]
+        if len(kinds) != 1:
+            if not kinds:
+                raise ctx.error(path, f"no rule key; use one of {', '.join(REGISTRY)}")
+            raise ctx.error(path, f"one rule key per entry, found {', '.join(kinds)}; split them into separate entries")
+        name = kinds[0]
+        module = REGISTRY.get(name)
+        if module is None:
+            raise ctx.error(path + (name,), f"unknown rule {name!r}; valid rules: {', '.join(REGISTRY)}")
+        when = entry.get("when")
+        if when is not None:
+            if isinstance(when, bool):
+                enabled = when
+            elif isinstance(when, str):
+                try:
+                    enabled = templating.evaluate(when, variables)
+                except templating.TemplateError as exc:
+                    raise ctx.error(path + ("when",), str(exc)) from None
+            else:
+                raise ctx.error(path + ("when",), "must be a Jinja expression string, e.g. \"pullSecret is defined\"")
+            if not enabled:
+                continue
+        options = ctx.render(entry[name], path + (name,), getattr(module, "RAW_KEYS", frozenset()))
+        try:
+            spec = module.OPTIONS
+            values = check_fields(options, spec, path + (name,)) if isinstance(spec, dict) else check(options, spec, path + (name,))
+            target = check(ctx.render(entry.get("target"), path + ("target",)), TARGET_SPEC, path + ("target",))
+            expect = entry.get("expect")
+            if expect is not None:
+                expect = _parse_expect(expect, path + ("expect",))
+        except SchemaError as exc:
+            raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
+        rule = module.build(values, ctx, path + (name,))
+        rule.index = i
+        rule.where = locate(path)
+        rule.target = _build_target(target, ctx, path + ("target",)) if target else None
+        rule.expect = expect
+        rules.append(rule)
+    return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive)
+
+
+def _parse_expect(value, path):
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return ("==", value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(==|>=|<=|>|<)?\s*(\d+)\s*", value)
+        if m:
+            return (m.group(1) or "==", int(m.group(2)))
+    raise SchemaError(path, f"must be a count (1) or a comparison ('>=1'), not {value!r}")
+
+
+def _build_target(target: dict, ctx: BuildContext, path: tuple):
+    from .selector import Selector, SelectorError
+
+    def one(d, p):
+        try:
+            return Selector.from_mapping({k: v for k, v in d.items() if v is not None and k != "exclude"})
+        except SelectorError as exc:
+            raise ctx.error(p, str(exc)) from None
+
+    include = one(target, path)
+    exclude = [one(e, path + ("exclude", i)) for i, e in enumerate(target.get("exclude") or [])]
+    return (include, exclude)

@@ -1,0 +1,52 @@
+"""The pure pipeline: bytes -> documents -> rules -> bytes.
+
+``run_stream`` parses the stream, validates every document (libyaml, in C), applies the rules in
+order and renders the output.  It never writes anything: the CLI decides what to do with the
+result, so a failure anywhere leaves stdout empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import Config
+from .errors import CheckFailed
+from .rules.base import Change, RunContext
+from .stream import Stream, parse_stream
+
+
+@dataclass
+class RunResult:
+    output: bytes
+    stream: Stream
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _compare(op: str, count: int, expected: int) -> bool:
+    return {"==": count == expected, ">=": count >= expected, "<=": count <= expected,
+            ">": count > expected, "<": count < expected}[op]
+
+
+def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:
+    stream = parse_stream(data)
+    for doc in stream.documents:
+        doc.validate()
+    ctx = RunContext(config.variables, config.pod_specs, config.image_fields, explain=explain)
+    documents = stream.documents
+    for rule in config.rules:
+        documents = rule.apply(documents, ctx)
+        if rule.expect is not None:
+            op, expected = rule.expect
+            count = sum(1 for _ in rule.select(documents))
+            if not _compare(op, count, expected):
+                raise CheckFailed(
+                    f"{rule.label()}: expected {op if op != '==' else ''}{expected} matching resources, matched {count}"
+                )
+    stream.documents = documents
+    warnings = [w for d in documents for w in d.warnings] + ctx.warnings
+    # Check failures do not stop rendering here: the CLI prints them and withholds the output,
+    # the KRM function reports them as results.
+    output = stream.to_bytes()
+    return RunResult(output, stream, ctx.changes, warnings, ctx.failures)

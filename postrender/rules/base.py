@@ -1,0 +1,122 @@
+"""What every rule shares: selection of resources by target, explain records, counting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..document import Document
+from ..kinds import PodSpecTable, resources
+
+
+@dataclass
+class Change:
+    rule: str
+    resource: str
+    path: str
+    old: object
+    new: object
+
+    def line(self) -> str:
+        return f"{self.rule}: {self.resource}: {self.path}: {_show(self.old)} -> {_show(self.new)}"
+
+
+def _show(value) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def resource_name(resource: dict) -> str:
+    meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
+    ns = meta.get("namespace")
+    name = meta.get("name")
+    return f"{resource.get('kind')}/{ns + '/' if isinstance(ns, str) and ns else ''}{name}"
+
+
+@dataclass
+class RunContext:
+    variables: dict
+    pod_specs: PodSpecTable
+    image_fields: list = field(default_factory=list)
+    explain: bool = False
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def record(self, rule: "Rule", doc: Document, resource: dict, path: str, old, new) -> None:
+        doc.changed()
+        if self.explain:
+            self.changes.append(Change(rule.name, resource_name(resource), path, old, new))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def identity(resource: dict):
+    from ..selector import ResourceIdentity
+
+    meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
+
+    def text_map(value):
+        return {str(k): ("" if v is None else str(v)) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    def text(value):
+        return value if isinstance(value, str) else ("" if value is None else str(value))
+
+    return ResourceIdentity(
+        api_version=text(resource.get("apiVersion")),
+        kind=text(resource.get("kind")),
+        name=text(meta.get("name")),
+        namespace=text(meta.get("namespace")),
+        labels=text_map(meta.get("labels")),
+        annotations=text_map(meta.get("annotations")),
+    )
+
+
+class Rule:
+    """A rule: ``apply(documents, ctx) -> documents``.  Built once by its module's ``build``."""
+
+    name = "rule"
+    #: kinds the rule can change; None means any kind (documents must then be parsed to see).
+    kinds: frozenset | None = None
+    index = 0
+    where = ""
+    target = None
+    expect = None
+
+    def apply(self, documents: list[Document], ctx: RunContext) -> list[Document]:
+        raise NotImplementedError
+
+    def label(self) -> str:
+        return f"rule {self.index + 1} ({self.name}, {self.where})"
+
+    def selected(self, resource: dict) -> bool:
+        if self.target is None:
+            return True
+        include, exclude = self.target
+        ident = identity(resource)
+        if include is not None and not include.matches(ident):
+            return False
+        return not any(e.matches(ident) for e in exclude)
+
+    def select(self, documents: list[Document], kinds: frozenset | None = None):
+        """(document, location, resource) for every selected resource the rule can touch.
+
+        Documents whose kind (read cheaply from the header) cannot matter are not parsed.
+        """
+        kinds = self.kinds if kinds is None else kinds
+        for doc in documents:
+            if doc.void or doc.removed:
+                continue
+            kind = doc.kind
+            if kinds is not None and kind not in kinds and not (kind and kind.endswith("List")):
+                continue
+            for where, resource in resources(doc.obj):
+                if kinds is not None and resource.get("kind") not in kinds:
+                    continue
+                if self.selected(resource):
+                    yield doc, where, resource

@@ -1,0 +1,74 @@
+"""imagePullPolicy: set the pull policy of every container.
+
+For offline and rate-limited clusters: with ``IfNotPresent`` or ``Never`` the kubelet never
+contacts a registry for an image it already has.  Applies to ``containers``,
+``initContainers`` and ``ephemeralContainers`` of every pod spec the kind table knows
+(workloads, ``List`` items, ``podSpecPaths`` from the config).
+
+    - imagePullPolicy:
+        policy: IfNotPresent     # Always | IfNotPresent | Never
+        onlyIfUnset: false       # true: keep a policy a container already sets
+
+A new ``imagePullPolicy`` key is written right after the container's ``image``.
+"""
+
+from __future__ import annotations
+
+from ..kinds import containers
+from ..schema import Field
+from .base import Rule, RunContext
+
+NAME = "imagePullPolicy"
+POLICIES = ("Always", "IfNotPresent", "Never")
+OPTIONS = {
+    "policy": Field("str", required=True, choices=POLICIES, doc="the pull policy to set"),
+    "onlyIfUnset": Field("bool", default=False, doc="leave containers that already set a policy"),
+}
+
+
+def set_after(mapping: dict, after: str, key: str, value) -> None:
+    """Set mapping[key]; a new key goes right after ``after`` (key order = text placement)."""
+    if key in mapping or after not in mapping:
+        mapping[key] = value
+        return
+    items = list(mapping.items())
+    mapping.clear()
+    for k, v in items:
+        mapping[k] = v
+        if k == after:
+            mapping[key] = value
+
+
+class ImagePullPolicy(Rule):
+    name = NAME
+
+    def __init__(self, policy: str, only_if_unset: bool, pod_specs):
+        self.policy = policy
+        self.only_if_unset = only_if_unset
+        self.kinds = pod_specs.kinds
+
+    def apply(self, documents, ctx: RunContext):
+        for doc, where, resource in self.select(documents):
+            for spec_path, pod_spec in ctx.pod_specs.pod_specs(resource):
+                for list_name, i, container in containers(pod_spec):
+                    old = container.get("imagePullPolicy")
+                    if old == self.policy or (self.only_if_unset and old is not None):
+                        continue
+                    set_after(container, "image", "imagePullPolicy", self.policy)
+                    path = f"{spec_path}.{list_name}[{i}].imagePullPolicy"
+                    ctx.record(self, doc, resource, path, old, self.policy)
+        return documents
+
+
+def build(options: dict, ctx, path) -> ImagePullPolicy:
+    return ImagePullPolicy(options["policy"], options["onlyIfUnset"], ctx.pod_specs)
+
+
+EXAMPLE = """\
+  # Offline clusters: never contact a registry for an image the node already has.
+  - imagePullPolicy:
+      policy: "{{ policy }}"   # Always | IfNotPresent | Never
+      onlyIfUnset: false       # true: keep policies containers already set
+    # target: {kind: Deployment|StatefulSet, labelSelector: app=web}
+    when: "policy is defined"
+"""
