@@ -312,6 +312,8 @@ def _parse_requirements(text: str, err: Callable[[str], Exception]) -> list[Requ
                         i += 1
                         if peek() == ")":
                             values.append("")
+                    elif peek() is None:
+                        raise fail("missing ')'")
                     elif peek() != ")":
                         raise fail("expected ',' or ')' in the value list")
                 if not values:
