@@ -239,11 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 0
     except Exception as exc:  # the boundary: never a traceback
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
+        # Usage errors from typer's (vendored) click: they carry format_message().
+        if type(exc).__name__ == "Abort":
             return EXIT_INTERRUPTED
-        if isinstance(exc, click.ClickException):
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             _State.diagnostics.emit(f"postrender: error: {exc.format_message()} (see postrender --help)")
             return EXIT_USAGE
         if debug:

@@ -214,7 +214,11 @@ class Differ:
             return
         if node.kind == "alias" or node.anchor:
             raise Unsafe("change under an anchor or alias")
-        if node.kind == "mapping" and isinstance(new, dict) and new:
+        if node.kind in ("mapping", "sequence") and node.flow and not old and new and not flow:
+            # An empty flow collection (``key: []``) that gains items becomes block text in the
+            # document's style, as a person would write it, not ``[{"name": "x"}]``.
+            self.replace_node(node, new, indent, False, key_node)
+        elif node.kind == "mapping" and isinstance(new, dict) and new:
             self.mapping(node, new, flow)
         elif node.kind == "sequence" and isinstance(new, list) and new:
             self.sequence(node, old, new, indent, flow)
@@ -322,7 +326,7 @@ class Differ:
         if flow:
             quoted = node.pairs[0][0].kind == "scalar" and node.pairs[0][0].style == '"'
             ktext = json_flow(key) if quoted else format_scalar(key, flow=True)
-            vtext = json_flow(value)
+            vtext = json_flow(value) if quoted or isinstance(value, (dict, list)) else format_scalar(value, flow=True)
             if after is None:
                 first = node.pairs[0][0]
                 sp.replace(first.start, first.start, f"{ktext}: {vtext}, ")

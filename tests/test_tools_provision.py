@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest_tools import _need, load_tools_module, need_tool  # noqa: F401  (fixture, also registered by conftest.py)
+from tests.conftest_tools import _need, load_tools_module, need_tool  # noqa: F401  (fixture, also registered by conftest.py)
 
 tools = load_tools_module()
 

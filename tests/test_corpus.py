@@ -1,0 +1,60 @@
+"""Properties over the real manifests in ../shared/corpus (read in place, never copied)."""
+
+from __future__ import annotations
+
+import pytest
+
+from postrender import locate
+from postrender.config import load_config_text
+from postrender.kinds import PodSpecTable, containers, resources
+from postrender.pipeline import run_stream
+from postrender.stream import parse_stream
+from tests.conftest import CORPUS_FILES, STRESS, corpus_required
+
+HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
+NO_RULES = load_config_text(HEAD + "rules: []\n", "t.yaml")
+PULL_POLICY = load_config_text(HEAD + "rules:\n- imagePullPolicy: {policy: IfNotPresent}\n", "t.yaml")
+IDS = [p.name for p in CORPUS_FILES]
+
+
+def test_corpus_is_present():
+    assert len(corpus_required()) == 15 and STRESS.exists()
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES + [STRESS], ids=IDS + ["stress"])
+def test_identity_without_rules(path):
+    data = path.read_bytes()
+    assert run_stream(NO_RULES, data).output == data
+
+
+def _objects(data: bytes) -> list:
+    return [locate.to_object(d.root) for d in parse_stream(data).yaml_documents()]
+
+
+def _without_policies(obj):
+    table = PodSpecTable()
+    for _, res in resources(obj):
+        for _, spec in table.pod_specs(res):
+            for _, _, c in containers(spec):
+                c.pop("imagePullPolicy", None)
+    return obj
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=IDS)
+def test_pull_policy_changes_nothing_else_and_is_idempotent(path):
+    data = path.read_bytes()
+    out = run_stream(PULL_POLICY, data).output
+    before, after = _objects(data), _objects(out)
+    assert len(before) == len(after)
+    policies = []
+    for b, a in zip(before, after):
+        for _, res in resources(a):
+            for _, spec in PodSpecTable().pod_specs(res):
+                policies += [c.get("imagePullPolicy") for _, _, c in containers(spec)]
+        assert _without_policies(b) == _without_policies(a)
+    assert all(p == "IfNotPresent" for p in policies)
+    # Documents without pod specs come back byte-for-byte.
+    for d_in, d_out in zip(parse_stream(data).documents, parse_stream(out).documents):
+        if d_in.kind not in PodSpecTable().kinds and not (d_in.kind or "").endswith("List"):
+            assert d_in.text == d_out.text
+    assert run_stream(PULL_POLICY, out).output == out

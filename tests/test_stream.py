@@ -1,0 +1,95 @@
+"""Stream handling: every edge case must come back byte-for-byte with no rules, and parse."""
+
+from __future__ import annotations
+
+import pytest
+
+from postrender.config import load_config_text
+from postrender.pipeline import run_stream
+from postrender.stream import parse_stream, split
+
+NO_RULES = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules: []\n", "test.yaml")
+
+EDGE_CASES = {
+    "empty": b"",
+    "only-newline": b"\n",
+    "first-doc-without-marker": b"apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n",
+    "document-end-markers": b"---\na: 1\n...\n---\nb: 2\n...\n",
+    "comment-after-end-marker": b"a: 1\n...\n# trailing comment\n",
+    "directive-after-end-marker": b"a: 1\n...\n%YAML 1.1\n---\nb: 2\n",
+    "comments-before-first": b"# header\n# more\n---\na: 1\n",
+    "comment-only-document": b"---\n# Source: chart/templates/empty.yaml\n---\na: 1\n",
+    "empty-documents": b"---\n---\n---\na: 1\n---\n",
+    "no-trailing-newline": b"---\na: 1\n---\nb: 2",
+    "crlf": b"---\r\napiVersion: v1\r\nkind: ConfigMap\r\ndata:\r\n  a: \"on\"\r\n",
+    "bom": b"\xef\xbb\xbf---\napiVersion: v1\nkind: ConfigMap\n",
+    "tabs-in-block-scalar": b"data:\n  script: |\n    if x; then\n    \techo hi\n    fi\n",
+    "long-line": b"data:\n  x: " + b"y" * 100_000 + b"\n",
+    "non-ascii": "metadata:\n  annotations:\n    note: \"caf\u00e9 \u2013 \u21d2 \u201cq\u201d\"\n".encode(),
+    "flow-and-block": b"a: {b: [1, 2], c: {d: e}}\nf:\n- g\n-   h: i\n",
+    "anchors-and-merge": b"base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\nref: *b\n",
+    "plain-equals": b"enum: ['!=', =, =~, '!~']\n",
+    "json-document": b'{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}}\n',
+    "list-kind": b"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n",
+    "yaml11-quoted": b"a: \"yes\"\nb: 'no'\nc: 'Off'\nd: \"0755\"\ne: \"9402\"\nf: 12345678901234567890123\n",
+    "marker-with-content": b"--- {a: 1}\n--- |\n  text\n",
+    "dashes-in-block-scalar-indented": b"a: |\n  ---\n  not a marker\n",
+    "duplicate-keys": b"a: 1\na: 2\n",
+    "helm4-annotation": b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: chart/templates/x.yaml\n",
+}
+
+
+@pytest.mark.parametrize("data", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_identity_without_rules(data):
+    assert run_stream(NO_RULES, data).output == data
+
+
+@pytest.mark.parametrize("data", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_split_is_lossless(data):
+    text = data.decode("utf-8").lstrip("\ufeff")
+    assert "".join(seg for seg, _, _ in split(text)) == text
+
+
+@pytest.mark.parametrize(
+    "data, count",
+    [
+        (b"", 0),
+        (b"a: 1\n", 1),
+        (b"---\na: 1\n---\nb: 2\n", 2),
+        (b"# only a comment\n", 0),
+        (b"---\n# Source: x\n---\na: 1\n", 2),        # the comment-only document counts
+        (b"a: 1\n...\n# trailing\n", 1),
+        (b"# header\n---\na: 1\n", 1),                 # comments before the first --- belong to it
+        (b"a: 1\n...\n---\nb: 2\n", 2),
+        (b"---\n---\n", 2),
+    ],
+)
+def test_document_count(data, count):
+    assert len(parse_stream(data).yaml_documents()) == count
+
+
+def test_names_come_from_helm_source_comment_and_annotation():
+    data = EDGE_CASES["comment-only-document"] + b"---\nmetadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: c/templates/y.yaml\n"
+    docs = parse_stream(data).yaml_documents()
+    assert docs[0].where(5) == "document 1 (chart/templates/empty.yaml), line 5"
+    assert docs[2].where() == "document 3 (c/templates/y.yaml)"
+
+
+def test_header_is_read_without_parsing_simple_documents():
+    doc = parse_stream(b"apiVersion: apps/v1\nkind: Deployment\nspec: {}\n").yaml_documents()[0]
+    assert doc.header == ("apps/v1", "Deployment")
+    assert not doc.loaded
+
+
+@pytest.mark.parametrize(
+    "text, header",
+    [
+        ('{"apiVersion": "v1", "kind": "Pod"}\n', ("v1", "Pod")),
+        ("'kind': Pod\napiVersion: v1\n", ("v1", "Pod")),
+        ("kind: \"Pod\"\napiVersion: v1\n", ("v1", "Pod")),
+        ("kind: Pod\nkind: Deployment\n", (None, "Deployment")),   # duplicate: last wins, as Kubernetes
+        ("a: \"x\nkind: Fake\"\nkind: Pod\n", (None, "Pod")),       # a continuation line is not a key
+    ],
+)
+def test_header_falls_back_to_a_parse_when_text_is_not_simple(text, header):
+    assert parse_stream(text.encode()).yaml_documents()[0].header == header
