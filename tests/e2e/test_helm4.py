@@ -1,0 +1,154 @@
+"""Helm 4.1.4 post-renderer plugin (`--post-renderer postrender`) with the real binary.
+
+What Helm 4 does (measured, see docs/integrations-notes.md): `--post-renderer` takes only an
+installed `postrenderer/v1` plugin's name; the plugin gets every template *including hooks*,
+one object per document (Lists split, comment-only documents dropped), each annotated with
+`postrenderer.helm.sh/postrender-filename`, which Helm uses to re-split the output and then
+strips. The plugin's stderr is thrown away: a failure shows only `plugin "postrender" exited
+with error`, so postrender's message must be found in its log file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from e2e_helpers import BAD_CONFIG, DEMO_CHART, REPO, by_kind_name, documents, pull_policies, run, write_config
+from postrender.integrations import IntegrationError, install_helm_plugin
+
+
+def tool_env_path(env, name) -> Path:
+    return Path(env[name])
+
+
+@pytest.fixture
+def helm4(need_tool):
+    return need_tool("helm4")
+
+
+@pytest.fixture
+def installed(helm4, tool_env, postrender_bin):
+    """postrender installed as a Helm 4 plugin in the test's own HELM_DATA_HOME."""
+    return install_helm_plugin(str(helm4), command=[str(postrender_bin / "postrender")], env=tool_env)
+
+
+def template(helm4, env, *extra, chart=DEMO_CHART):
+    return run([helm4, "template", "r1", chart, "--post-renderer", "postrender", *extra], env)
+
+
+def test_install_links_plugin_dir_into_helm_plugins(helm4, tool_env, installed):
+    assert installed.link.is_symlink()
+    assert installed.link.resolve() == installed.source_dir.resolve()
+    assert installed.link.parent == tool_env_path(tool_env, "XDG_DATA_HOME") / "helm" / "plugins"
+    listed = run([helm4, "plugin", "list"], tool_env, check=True)
+    (row,) = [line.split() for line in listed.stdout.splitlines() if line.startswith("postrender")]
+    assert row[:3] == ["postrender", row[1], "postrenderer/v1"]
+    assert installed.log_file == tool_env_path(tool_env, "XDG_CACHE_HOME") / "helm" / "postrender" / "postrender.log"
+
+
+def test_reinstall_replaces_the_plugin(helm4, tool_env, installed, postrender_bin):
+    again = install_helm_plugin(str(helm4), command=[str(postrender_bin / "postrender")], env=tool_env)
+    assert again.link == installed.link
+    listed = run([helm4, "plugin", "list"], tool_env, check=True)
+    assert sum(line.startswith("postrender") for line in listed.stdout.splitlines()) == 1
+
+
+def test_template_applies_rules_to_hooks_too_and_keeps_one_object_per_document(helm4, tool_env, installed, tmp_path):
+    cfg = write_config(tmp_path / "cfg.yaml")
+    proc = template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={cfg}")
+    assert proc.returncode == 0, proc.stderr
+    objs = by_kind_name(documents(proc.stdout))
+    for key in [("Deployment", "r1-demo"), ("CronJob", "r1-demo-cleanup"), ("Pod", "r1-demo-listed"),
+                ("Job", "r1-demo-migrate"), ("Pod", "r1-demo-test")]:
+        assert pull_policies(objs[key]) == ["IfNotPresent"], key
+    assert ("List", None) not in objs  # Helm 4 splits Lists before post-rendering
+    # Helm re-split our output by its annotation and put its "# Source:" comments back.
+    assert "postrenderer.helm.sh/postrender-filename" not in proc.stdout
+    assert "# Source: demo/templates/hook-migrate.yaml" in proc.stdout
+    assert "# Source: demo/templates/deployment.yaml" in proc.stdout
+
+
+def test_upgrade_install_dry_run(helm4, tool_env, installed, tmp_path):
+    cfg = write_config(tmp_path / "cfg.yaml", policy="Always")
+    # The memory storage driver needs no cluster for release history.
+    (tmp_path / "releases.yaml").write_text("")
+    env = dict(tool_env, HELM_DRIVER="memory", HELM_MEMORY_DRIVER_DATA=str(tmp_path / "releases.yaml"))
+    proc = run([helm4, "upgrade", "--install", "r1", DEMO_CHART, "--dry-run=client", "--post-renderer", "postrender",
+                "--post-renderer-args=-c", f"--post-renderer-args={cfg}"], env)
+    assert proc.returncode == 0, proc.stderr
+    manifest = proc.stdout.split("MANIFEST:", 1)[1].split("NOTES:", 1)[0]
+    hooks = proc.stdout.split("HOOKS:", 1)[1].split("MANIFEST:", 1)[0]
+    assert pull_policies(by_kind_name(documents(manifest))["Deployment", "r1-demo"]) == ["Always"]
+    assert pull_policies(by_kind_name(documents(hooks))["Job", "r1-demo-migrate"]) == ["Always"]
+
+
+def test_failure_is_only_in_the_log_and_debug_names_the_log(helm4, tool_env, installed, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_CONFIG)
+    proc = template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={bad}", "--debug")
+    assert proc.returncode != 0
+    assert 'plugin "postrender" exited with error' in proc.stderr
+    # Helm 4 discards the plugin's stderr: postrender's own message is not shown ...
+    assert "Sometimes" not in proc.stderr
+    # ... but --debug prints the plugin command line, which names the log file,
+    assert f"--log-default={installed.log_file}" in proc.stderr
+    # ... and the log has the one-line error.
+    log = installed.log_file.read_text()
+    assert "postrender: error:" in log and "Sometimes" in log
+
+
+def test_postrender_log_env_overrides_default_log(helm4, tool_env, installed, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_CONFIG)
+    log = tmp_path / "mine.log"
+    proc = template(helm4, dict(tool_env, POSTRENDER_LOG=str(log)), "--post-renderer-args=-c", f"--post-renderer-args={bad}")
+    assert proc.returncode != 0
+    assert "Sometimes" in log.read_text()
+    assert not installed.log_file.exists()
+
+
+def test_checked_in_plugin_dir_runs_postrender_from_path(helm4, tool_env, tmp_path):
+    """`helm plugin install ./helm-plugin` from a checkout: the link is named after the
+    directory (helm-plugin), the plugin after plugin.yaml (postrender)."""
+    done = run([helm4, "plugin", "install", REPO / "helm-plugin"], tool_env, check=True)
+    assert "Installed plugin: postrender" in done.stdout + done.stderr
+    link = tool_env_path(tool_env, "XDG_DATA_HOME") / "helm" / "plugins" / "helm-plugin"
+    assert link.is_symlink()
+    cfg = write_config(tmp_path / "cfg.yaml", policy="Never")
+    proc = template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={cfg}")
+    assert proc.returncode == 0, proc.stderr
+    assert pull_policies(by_kind_name(documents(proc.stdout))["Deployment", "r1-demo"]) == ["Never"]
+    # Without a --log-default the wrapper picks Helm's default cache dir.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_CONFIG)
+    assert template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={bad}").returncode != 0
+    log = tool_env_path(tool_env, "XDG_CACHE_HOME") / "helm" / "postrender" / "postrender.log"
+    assert "Sometimes" in log.read_text()
+
+
+def test_unknown_plugin_name_is_rejected_by_helm(helm4, tool_env):
+    proc = template(helm4, tool_env)
+    assert proc.returncode != 0
+    assert 'invalid argument "postrender" for "--post-renderer" flag' in proc.stderr
+
+
+def test_installing_into_helm3_is_refused(need_tool, tool_env, postrender_bin):
+    helm3 = need_tool("helm3")
+    with pytest.raises(IntegrationError, match=r"Helm v3\.17\.3: post-renderer plugins need Helm 4"):
+        install_helm_plugin(str(helm3), command=[str(postrender_bin / "postrender")], env=tool_env)
+
+
+def test_helm3_sharing_the_data_dir_cannot_list_plugins(need_tool, tool_env, installed):
+    """Why the README says: give Helm 3 and Helm 4 separate HELM_DATA_HOME."""
+    helm3 = need_tool("helm3")
+    proc = run([helm3, "plugin", "list"], tool_env)
+    assert proc.returncode != 0
+    assert 'unknown field "apiVersion"' in proc.stderr
+
+
+def test_env_is_isolated(tool_env):
+    # Guard for the tests above: nothing of the developer's Helm setup leaks in.
+    assert not any(k.startswith("HELM_") for k in tool_env)
+    assert tool_env["HOME"] != os.environ.get("HOME")
