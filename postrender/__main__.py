@@ -4,9 +4,14 @@ import sys
 
 
 def main() -> None:
-    from .cli import main as cli_main
+    from . import runner
 
-    sys.exit(cli_main(sys.argv[1:]))
+    code = runner.main(sys.argv[1:])  # the plain run path, without importing typer
+    if code is None:
+        from .cli import main as cli_main
+
+        code = cli_main(sys.argv[1:])
+    sys.exit(code)
 
 
 if __name__ == "__main__":

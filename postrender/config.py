@@ -66,6 +66,9 @@ class BuildContext:
     pod_specs: PodSpecTable
     image_fields: list
     locate: object  # path tuple -> "file:line:col"
+    # Values a rule knows to be secret (e.g. the pullSecret rule's credentials), redacted like
+    # the variables whose names look like credentials.
+    sensitive: list = field(default_factory=list)
 
     def render(self, value, path: tuple, raw_keys=frozenset()):
         """Render every template string in value (except under raw_keys) with the variables."""
@@ -176,25 +179,55 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
 
 # ---- loading ------------------------------------------------------------------------------
 
-def _yaml_rt():
-    from ruamel.yaml import YAML
+class Located:
+    """Plain config data plus the line/column of every key and item (for error messages).
 
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    return yaml
+    The config is read with libyaml's composer (already loaded for manifests) rather than
+    ruamel.yaml: it reports positions just as well and keeps start-up fast, which matters because
+    Helm runs postrender once per release render.
+    """
+
+    def __init__(self, data, positions: dict):
+        self.data = data
+        self.positions = positions
 
 
-def _load_yaml_text(text: str, source: str):
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+def _compose(text: str, source: str) -> Located:
+    import yaml
+    from yaml.error import MarkedYAMLError
+
+    from . import locate as _loc
 
     try:
-        return _yaml_rt().load(text)
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    positions: dict = {}
+
+    def build(n, path):
+        positions.setdefault(path, (n.start_mark.line, n.start_mark.column))
+        if isinstance(n, yaml.MappingNode):
+            out = {}
+            for k, v in n.value:
+                key = str(build(k, path + ("<key>",)))
+                if key in out:
+                    raise ConfigError(f"{source}:{k.start_mark.line + 1}:{k.start_mark.column + 1}: duplicate key {key!r}")
+                positions[path + (key,)] = (k.start_mark.line, k.start_mark.column)
+                out[key] = build(v, path + (key,))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(v, path + (i,)) for i, v in enumerate(n.value)]
+        if not n.style:  # plain scalars resolve as in manifests (YAML 1.1, like Kubernetes)
+            return _loc.resolve_plain(n.value)
+        return n.value
+
+    return Located(None if node is None else build(node, ()), positions)
+
+
+def _load_yaml_text(text: str, source: str):
+    return _compose(text, source)
 
 
 def _load_yaml_file(path: Path, what: str):
@@ -206,42 +239,17 @@ def _load_yaml_file(path: Path, what: str):
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
-    return to_plain(_load_yaml_text(text, str(path)))
+    return _load_yaml_text(text, str(path)).data
 
 
-def to_plain(value):
-    """ruamel's round-trip types -> plain Python data."""
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return str(value)
-
-
-def _locator(tree, source: str):
+def _locator(located: Located, source: str):
     def locate(path: tuple) -> str:
-        node, line, col = tree, 0, 0
-        for part in path:
-            try:
-                if isinstance(node, dict) and part in node:
-                    line, col = node.lc.key(part)
-                    node = node[part]
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                    line, col = node.lc.item(part)
-                    node = node[part]
-                else:
-                    break
-            except (AttributeError, KeyError, TypeError):
-                break
-        return f"{source}:{line + 1}:{col + 1}"
+        # The deepest known prefix of the path (a rule's options may be rendered or defaulted).
+        for n in range(len(path), -1, -1):
+            pos = located.positions.get(tuple(path[:n]))
+            if pos is not None:
+                return f"{source}:{pos[0] + 1}:{pos[1] + 1}"
+        return source
 
     return locate
 
@@ -279,11 +287,11 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
                      base_dir: Path | None = None) -> Config:
     from .rules import REGISTRY
 
-    tree = _load_yaml_text(text, source)
-    locate = _locator(tree, source)
-    if tree is None:
+    located = _load_yaml_text(text, source)
+    locate = _locator(located, source)
+    raw = located.data
+    if raw is None:
         raise ConfigError(f"{source}: the config is empty; it needs apiVersion: {API_VERSION}, kind: {KIND} and rules:")
-    raw = to_plain(tree)
     try:
         top = check_fields(raw, TOP_FIELDS, ())
     except SchemaError as exc:
@@ -344,7 +352,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         rule.target = _build_target(target, ctx, path + ("target",)) if target else None
         rule.expect = expect
         rules.append(rule)
-    return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive)
+    return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive)
 
 
 def _parse_expect(value, path):

@@ -1,0 +1,187 @@
+"""The run path without typer: Helm calls ``postrender`` once per render, so start-up counts.
+
+``main`` handles the plain ``run`` invocation (the options Helm, kustomize and pipes use) with a
+small argv parser and never imports typer; anything else (other commands, ``--help``, a typo)
+goes to the typer app in ``cli.py``, which owns the full CLI and its help text.  Both share the
+functions here, so the behaviour of ``run`` is one piece of code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
+from .output import Diagnostics, make_redactor, write_output
+
+SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
+
+class _State:
+    diagnostics = Diagnostics()
+
+
+def _read_input(path: str) -> bytes:
+    if path and path != "-":
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read input: {exc.strerror}") from None
+    if sys.stdin is None:
+        return b""
+    return sys.stdin.buffer.read()
+
+
+def _load(config, values, sets, set_files, log_file):
+    from .config import load_config
+
+    _State.diagnostics = Diagnostics(log_file)
+    cfg = load_config(config, values or (), sets or (), set_files or ())
+    _State.diagnostics = Diagnostics(log_file, make_redactor(cfg.sensitive))
+    return cfg
+
+
+def _run(config, values, sets, set_files, log_file, input_path, explain):
+    from .pipeline import run_stream
+
+    cfg = _load(config, values, sets, set_files, log_file)
+    data = _read_input(input_path)
+    if data.startswith(b"apiVersion: config.kubernetes.io/v1") or b"\nkind: ResourceList" in data[:4096]:
+        from . import krm  # KRM function mode: stdin is a ResourceList
+
+        return cfg, krm, data
+    result = run_stream(cfg, data, explain=explain)
+    diag = _State.diagnostics
+    for warning in result.warnings:
+        diag.emit(f"postrender: warning: {warning}")
+    if explain:
+        for change in result.changes:
+            diag.emit(f"postrender: explain: {change.line()}")
+    if result.failures:
+        for failure in result.failures:
+            diag.emit(f"postrender: check failed: {failure}")
+        raise _CheckExit(len(result.failures))
+    return cfg, None, result
+
+
+class _CheckExit(Exception):
+    def __init__(self, count: int):
+        self.count = count
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """Default to ``run``; accept kustomize's ``postrender CONFIGPATH`` exec-plugin call."""
+    if not argv:
+        return ["run"]
+    first = argv[0]
+    if first in SUBCOMMANDS or first in ("--help", "-h", "--version"):
+        return argv
+    if not first.startswith("-") and os.path.isfile(first):
+        return ["run", "-c", first] + argv[1:]
+    return ["run"] + argv
+
+
+
+# run's options: flag -> (destination, takes a value, repeatable).  Must match cli.run_cmd.
+_RUN_OPTIONS = {
+    "-c": ("config", True, False), "--config": ("config", True, False),
+    "-f": ("values", True, True), "--values": ("values", True, True),
+    "--set": ("set_", True, True), "--set-file": ("set_file", True, True),
+    "-o": ("output", True, False), "--output": ("output", True, False),
+    "--log-file": ("log_file", True, False),
+    "-i": ("input_path", True, False), "--input": ("input_path", True, False),
+    "--explain": ("explain", False, False),
+}
+
+
+def parse_run_args(argv: list[str]) -> dict | None:
+    """Options of a plain ``run`` call, or None when typer should handle argv."""
+    if not argv or argv[0] != "run":
+        return None
+    opts: dict = {"config": None, "values": [], "set_": [], "set_file": [], "output": None,
+                  "log_file": None, "input_path": "-", "explain": False}
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        flag, eq, inline = args[i].partition("=")
+        spec = _RUN_OPTIONS.get(flag)
+        if spec is None or (eq and not spec[1]):
+            return None
+        dest, takes_value, repeatable = spec
+        if takes_value:
+            if eq:
+                value = inline
+            elif i + 1 < len(args):
+                i += 1
+                value = args[i]
+            else:
+                return None
+            if repeatable:
+                opts[dest].append(value)
+            else:
+                opts[dest] = value
+        else:
+            opts[dest] = True
+        i += 1
+    return opts
+
+
+def run(opts: dict) -> int:
+    cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
+                                 opts["log_file"], opts["input_path"], opts["explain"])
+    if krm_mode is not None:
+        text, code = krm_mode.run_resource_list(result, cfg)
+        write_output(text, opts["output"])
+        return code
+    write_output(result.output, opts["output"])
+    return 0
+
+
+def boundary(fn, debug: bool) -> int:
+    """Run fn, turning every failure into one line on stderr and an exit code."""
+    try:
+        return fn()
+    except PostrenderError as exc:
+        _State.diagnostics.emit(f"postrender: error: {exc.message}")
+        if debug:
+            raise
+        return exc.exit_code
+    except _CheckExit as exc:
+        _State.diagnostics.emit(f"postrender: {exc.count} check(s) failed; no output written")
+        return EXIT_CHECK_FAILED
+    except KeyboardInterrupt:
+        _State.diagnostics.emit("postrender: interrupted; no output written")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`postrender | head`): not an error worth a traceback.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
+    except RecursionError:
+        _State.diagnostics.emit("postrender: error: input nested too deeply; no output written")
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # the boundary: never a traceback
+        # Usage errors from typer's (vendored) click carry format_message() and exit_code.
+        if type(exc).__name__ == "Abort":
+            return EXIT_INTERRUPTED
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            _State.diagnostics.emit(f"postrender: error: {exc.format_message()} (see postrender --help)")
+            return EXIT_USAGE
+        if debug:
+            raise
+        _State.diagnostics.emit(
+            f"postrender: internal error: {type(exc).__name__}: {exc}; no output written"
+            " (POSTRENDER_DEBUG=1 shows a traceback; please report it)"
+        )
+        return EXIT_BAD_INPUT
+
+
+def main(argv: list[str]) -> int | None:
+    """Handle a plain run without typer; None means "not for the fast path"."""
+    opts = parse_run_args(_normalise_argv(argv))
+    if opts is None:
+        return None
+    return boundary(lambda: run(opts), bool(os.environ.get("POSTRENDER_DEBUG")))
