@@ -36,10 +36,12 @@ def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:
     ctx = RunContext(config.variables, config.pod_specs, config.image_fields, explain=explain)
     documents = stream.documents
     for rule in config.rules:
+        # Count what the rule matches *before* it runs: a patch may delete or rename what it
+        # matched (issue 5: "how many resources a patch matched").
+        count = sum(1 for _ in rule.select(documents)) if rule.expect is not None else 0
         documents = rule.apply(documents, ctx)
         if rule.expect is not None:
             op, expected = rule.expect
-            count = sum(1 for _ in rule.select(documents))
             if not _compare(op, count, expected):
                 raise CheckFailed(
                     f"{rule.label()}: expected {op if op != '==' else ''}{expected} matching resources, matched {count}"

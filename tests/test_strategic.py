@@ -486,3 +486,50 @@ def test_field_meta(api_version, kind, path, merge_key, strategies):
 )
 def test_field_meta_none(api_version, kind, path):
     assert field_meta(api_version, kind, path) is None
+
+
+# order="keep" (the patch rule): original items stay in place, new items are appended.  Expected
+# values follow the definition in postrender/patching/strategic.py, not kustomize.
+KEEP_CASES = [
+    pytest.param(
+        dep(containers=[c("a", image="a:1"), c("b", image="b:1")]),
+        ppatch(containers=[c("b", image="b:2")]),
+        dep(containers=[c("a", image="a:1"), c("b", image="b:2")]),
+        id="merged-item-keeps-position-ours",
+    ),
+    pytest.param(
+        dep(containers=[c("a"), c("b")]),
+        ppatch(containers=[c("new"), c("a", image="x"), c("new2")]),
+        dep(containers=[c("a", image="x"), c("b"), c("new"), c("new2")]),
+        id="new-items-appended-in-patch-order-ours",
+    ),
+    pytest.param(
+        dep(containers=[c("a"), c("b"), c("c")]),
+        ppatch(containers=[c("b", **{"$patch": "delete"}), c("c", image="z")]),
+        dep(containers=[c("a"), c("c", image="z")]),
+        id="delete-then-merge-ours",
+    ),
+    pytest.param(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "finalizers": ["x", "y"]}},
+        {"metadata": {"finalizers": ["z", "x"]}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "finalizers": ["x", "y", "z"]}},
+        id="set-union-appends-ours",
+    ),
+    pytest.param(
+        dep(containers=[c("a"), c("b"), c("c")]),
+        {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "c"}, {"name": "a"}, {"name": "b"}],
+                                        "containers": [c("c", image="z")]}}}},
+        dep(containers=[c("c", image="z"), c("a"), c("b")]),
+        id="setElementOrder-still-wins-ours",
+    ),
+]
+
+
+@pytest.mark.parametrize("original, patch, expected", KEEP_CASES)
+def test_keep_order(original, patch, expected):
+    assert strategic_merge(original, patch, *DEP, order="keep") == expected
+
+
+def test_unknown_order_is_rejected():
+    with pytest.raises(ValueError):
+        strategic_merge(dep(), ppatch(), *DEP, order="random")

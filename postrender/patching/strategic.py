@@ -18,9 +18,10 @@ Rules, field by field:
   object: the result is ``{}`` (kustomize then drops the resource; the caller does the same).
 - lists whose schema strategy contains ``merge`` and that have a merge key are merged by that
   key: a patch item whose key matches an original item is merged into it recursively, other patch
-  items are added.  Order, as kustomize: the patch's items first, in patch order, then the
-  original items the patch did not mention, in original order.  (apimachinery instead keeps
-  original positions; kustomize is what our users diff against.)
+  items are added.  Order, with ``order="kustomize"`` (the default of this function): the patch's
+  items first, in patch order, then the original items the patch did not mention, in original
+  order.  With ``order="keep"`` (what the ``patch`` rule uses, see below) every original item keeps
+  its position and new items are appended in patch order.
   In such lists, an item ``{<key>: v, $patch: delete}`` deletes the items with that key, an item
   that is only ``{$patch: replace}`` makes the list the patch's other items, and an item with a key
   and ``$patch: replace`` replaces that one item instead of merging into it.
@@ -39,6 +40,15 @@ Rules, field by field:
   ``$patch: delete`` items dropped, directives removed), as kyaml's walker does.
 
 Deviations from kustomize 5.7, all deliberate:
+- list order, with ``order="keep"`` (the ``patch`` rule): kustomize moves every item a patch
+  mentions to the front of its list, so patching one container's image would rewrite the whole
+  ``containers`` list of the text; postrender edits text minimally (issue 5), so merged items stay
+  where they were and new items go to the end.  The *set* of items and their contents are
+  kustomize's.  Neither reference keeps this order exactly: apimachinery (``kubectl patch``, the
+  API server) orders patch items by the patch and slots untouched items before the first patch
+  item that followed them in the original, which keeps positions when the patch names existing
+  items in their original order, but puts a new item before the untouched items that follow the
+  preceding patch item (before all of them when the new item is the patch's first).
 - kustomize's built-in schema is Kubernetes 1.21, ours 1.37: fields added since (e.g. PodSpec
   ``schedulingGates``, ``resourceClaims``, ``hostAliases`` are old; ``schedulingGates`` is not) merge
   by key here and are replaced by kustomize.
@@ -55,6 +65,7 @@ from __future__ import annotations
 
 import copy
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -67,6 +78,9 @@ RETAIN_KEYS = "$retainKeys"
 SET_ORDER_PREFIX = "$setElementOrder/"
 DELETE_PRIMITIVE_PREFIX = "$deleteFromPrimitiveList/"
 INFERRED_MERGE_KEY = "name"  # kyaml's AssociativeSequenceKeys
+ORDERS = ("kustomize", "keep")
+# The list order of the merge running in this context (set by strategic_merge).
+_ORDER: ContextVar[str] = ContextVar("strategic_merge_order", default="kustomize")
 
 
 class PatchError(RuleError):
@@ -176,18 +190,27 @@ def field_meta(api_version: str, kind: str, path: Sequence[str]) -> FieldMeta | 
 _DELETE = object()  # sentinel: the patch deletes this value
 
 
-def strategic_merge(original: dict, patch: dict, api_version: str, kind: str) -> dict:
+def strategic_merge(original: dict, patch: dict, api_version: str, kind: str,
+                    order: str = "kustomize") -> dict:
     """Apply strategic-merge ``patch`` to ``original`` (an object of ``api_version``/``kind``).
 
+    ``order`` places the items of merged lists: ``"kustomize"`` puts the items the patch mentions
+    first; ``"keep"`` keeps original items where they are and appends new ones (module docstring).
     Returns a new dict; ``{}`` if the patch is ``$patch: delete`` at the top.
     Raises PatchError on a malformed patch.
     """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, not {order!r}")
     if not isinstance(original, dict):
         raise PatchError(f"strategic merge: the target must be a mapping, not {_type(original)}")
     if not isinstance(patch, dict):
         raise PatchError(f"strategic merge: the patch must be a mapping, not {_type(patch)}")
     ctx = _Ctx(root_definition(api_version, kind))
-    result = _merge_map(copy.deepcopy(original), patch, ctx, "")
+    token = _ORDER.set(order)
+    try:
+        result = _merge_map(copy.deepcopy(original), patch, ctx, "")
+    finally:
+        _ORDER.reset(token)
     return {} if result is _DELETE else result
 
 
@@ -266,7 +289,7 @@ def _merge_list(orig: list, patch: list, meta: FieldMeta, item_ctx: _Ctx, path: 
             return _merge_keyed(orig, patch, meta.merge_key, item_ctx, path)
         if any(isinstance(x, (dict, list)) for x in patch):
             raise PatchError(f"{_where(path)}: merge list without a merge key takes scalars only")
-        return _union(patch, orig)
+        return _union(orig, patch) if _ORDER.get() == "keep" else _union(patch, orig)
     if ordered or any(isinstance(x, dict) and DIRECTIVE in x for x in patch):
         # Merge by key only where the patch says so (see the module docstring).
         return _merge_keyed(orig, patch, INFERRED_MERGE_KEY, item_ctx, path, inferred=True)
@@ -306,6 +329,7 @@ def _merge_keyed(orig: list, patch: list, key: str, item_ctx: _Ctx, path: str,
         base = [x for x in orig if not (isinstance(x, dict) and _in(x.get(key, _MISSING), deletes))]
 
     head: list = []  # merged/added patch items, patch order
+    origin: list = []  # for each head item: the index into base it was merged from, or None
     used: set[int] = set()  # indexes into base merged into head
     for item, replace in updates:
         kv = item[key]
@@ -317,6 +341,7 @@ def _merge_keyed(orig: list, patch: list, key: str, item_ctx: _Ctx, path: str,
             merged = _fresh(body, _NO_META, item_ctx, sub) if replace else _merge_map(head[hi], body, item_ctx, sub)
             if merged is _DELETE:
                 del head[hi]
+                del origin[hi]
             else:
                 head[hi] = merged
             continue
@@ -331,6 +356,12 @@ def _merge_keyed(orig: list, patch: list, key: str, item_ctx: _Ctx, path: str,
             if isinstance(merged, dict) and key not in merged:
                 merged[key] = copy.deepcopy(kv)  # kyaml keeps the key on the element
             head.append(merged)
+            origin.append(bi)
+    if _ORDER.get() == "keep":
+        # Original positions kept (merged items in their slots), new items appended.
+        at = {o: h for h, o in zip(head, origin) if o is not None}
+        kept = [at.get(j, x) for j, x in enumerate(base) if j not in used or j in at]
+        return kept + [h for h, o in zip(head, origin) if o is None]
     return head + [x for j, x in enumerate(base) if j not in used]
 
 
