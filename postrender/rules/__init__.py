@@ -8,7 +8,9 @@ documentation, and ``build(options, ctx, path) -> Rule``.  Order here is the ord
 from __future__ import annotations
 
 from . import image_pull_policy
+from . import patch
 
 REGISTRY = {
     image_pull_policy.NAME: image_pull_policy,
+    patch.NAME: patch,
 }
