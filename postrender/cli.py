@@ -15,8 +15,8 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
-from .output import Diagnostics, make_redactor, write_output
+from .errors import UsageError
+from .output import make_redactor, write_output
 
 app = typer.Typer(
     add_completion=False,
@@ -27,8 +27,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
-
 ConfigOpt = typer.Option(None, "--config", "-c", help="config file (else $POSTRENDER_CONFIG, else ./postrender.yaml)")
 ValuesOpt = typer.Option(None, "--values", "-f", help="YAML file of variables (repeatable)")
 SetOpt = typer.Option(None, "--set", help="set a variable: key=value, dotted keys nest (repeatable)")
@@ -37,56 +35,7 @@ LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this 
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
 
 
-class _State:
-    diagnostics = Diagnostics()
-
-
-def _read_input(path: str) -> bytes:
-    if path and path != "-":
-        try:
-            return Path(path).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read input: {exc.strerror}") from None
-    if sys.stdin is None:
-        return b""
-    return sys.stdin.buffer.read()
-
-
-def _load(config, values, sets, set_files, log_file):
-    from .config import load_config
-
-    _State.diagnostics = Diagnostics(log_file)
-    cfg = load_config(config, values or (), sets or (), set_files or ())
-    _State.diagnostics = Diagnostics(log_file, make_redactor(cfg.sensitive))
-    return cfg
-
-
-def _run(config, values, sets, set_files, log_file, input_path, explain):
-    from .pipeline import run_stream
-
-    cfg = _load(config, values, sets, set_files, log_file)
-    data = _read_input(input_path)
-    if data.startswith(b"apiVersion: config.kubernetes.io/v1") or b"\nkind: ResourceList" in data[:4096]:
-        from . import krm  # KRM function mode: stdin is a ResourceList
-
-        return cfg, krm, data
-    result = run_stream(cfg, data, explain=explain)
-    diag = _State.diagnostics
-    for warning in result.warnings:
-        diag.emit(f"postrender: warning: {warning}")
-    if explain:
-        for change in result.changes:
-            diag.emit(f"postrender: explain: {change.line()}")
-    if result.failures:
-        for failure in result.failures:
-            diag.emit(f"postrender: check failed: {failure}")
-        raise _CheckExit(len(result.failures))
-    return cfg, None, result
-
-
-class _CheckExit(Exception):
-    def __init__(self, count: int):
-        self.count = count
+from .runner import _load, _normalise_argv, _read_input, _run, _State, boundary, finish_krm  # noqa: E402  (shared with the fast path)
 
 
 @app.command("run")
@@ -103,9 +52,7 @@ def run_cmd(
     """Read manifests, apply the config's rules, write the result (the default command)."""
     cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, explain)
     if krm_mode is not None:
-        text, code = krm_mode.run_resource_list(result, cfg)
-        write_output(text, output)
-        raise typer.Exit(code)
+        raise typer.Exit(finish_krm(krm_mode, result, cfg, output))
     write_output(result.output, output)
 
 
@@ -129,8 +76,14 @@ def diff_cmd(
     result = run_stream(cfg, data)
     for warning in result.warnings:
         _State.diagnostics.emit(f"postrender: warning: {warning}")
-    before = data.decode("utf-8", "replace").splitlines(keepends=True)
-    after = result.output.decode("utf-8", "replace").splitlines(keepends=True)
+    # Secrets' data is never shown: generated pull Secrets hold credentials in base64 of a
+    # whole dockerconfigjson, which no value-based redaction can recognise (issue 4).
+    from .output import redact_secret_values
+
+    before_text, after_text = redact_secret_values(
+        data.decode("utf-8", "replace"), result.output.decode("utf-8", "replace"))
+    before = before_text.splitlines(keepends=True)
+    after = after_text.splitlines(keepends=True)
     redact = make_redactor(cfg.sensitive)
     use_color = sys.stdout.isatty() if color is None else color
     lines = []
@@ -147,6 +100,27 @@ def diff_cmd(
                 line = f"\x1b[36m{line.rstrip(chr(10))}\x1b[0m\n"
         lines.append(line)
     write_output("".join(lines).encode("utf-8"), None)
+
+
+@app.command("images")
+def images_cmd(
+    config: Optional[str] = ConfigOpt,
+    values: Optional[List[str]] = ValuesOpt,
+    set_: Optional[List[str]] = SetOpt,
+    set_file: Optional[List[str]] = SetFileOpt,
+    fmt: str = typer.Option("text", "--format", help="text: unique images, sorted | json: every location"),
+    log_file: Optional[str] = LogOpt,
+    input_path: str = InputOpt,
+):
+    """List the images of the stream after the config's rules (pre-pull / mirror list)."""
+    from .imagefields import render_inventory
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format {fmt!r}: use text or json")
+    cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, False)
+    if krm_mode is not None:
+        raise UsageError("images reads a manifest stream, not a KRM ResourceList")
+    write_output(render_inventory(result.stream.documents, cfg, fmt).encode("utf-8"), None)
 
 
 @app.command("validate")
@@ -186,6 +160,31 @@ def init_cmd(
     typer.echo(f"wrote {target}")
 
 
+helm_plugin_app = typer.Typer(help="The Helm 4 post-renderer plugin.", add_completion=False)
+kustomize_plugin_app = typer.Typer(help="The kustomize exec transformer plugin.", add_completion=False)
+app.add_typer(helm_plugin_app, name="helm-plugin")
+app.add_typer(kustomize_plugin_app, name="kustomize-plugin")
+
+
+@helm_plugin_app.command("install")
+def helm_plugin_install_cmd(helm: str = typer.Option("helm", "--helm", help="the helm 4 binary to install into")):
+    """Install the postrender plugin into Helm 4 (then: helm template ... --post-renderer postrender)."""
+    from .integrations import install_helm_plugin
+
+    result = install_helm_plugin(helm)
+    typer.echo(f"installed Helm plugin {result.name!r} from {result.source_dir}")
+    typer.echo(f"use: helm template|install|upgrade ... --post-renderer {result.name}")
+    typer.echo(f"diagnostics (Helm 4 discards plugin stderr): {result.log_file}")
+
+
+@kustomize_plugin_app.command("install")
+def kustomize_plugin_install_cmd():
+    """Create the kustomize exec plugin for kind PostRenderer (use with --enable-alpha-plugins)."""
+    from .integrations import install_kustomize_plugin
+
+    typer.echo(f"installed kustomize exec plugin {install_kustomize_plugin()}")
+
+
 def _version_callback(value: bool):
     if value:
         typer.echo(f"postrender {__version__}")
@@ -199,56 +198,14 @@ def _root(
     pass
 
 
-def _normalise_argv(argv: list[str]) -> list[str]:
-    """Default to ``run``; accept kustomize's ``postrender CONFIGPATH`` exec-plugin call."""
-    if not argv:
-        return ["run"]
-    first = argv[0]
-    if first in SUBCOMMANDS or first in ("--help", "-h", "--version"):
-        return argv
-    if not first.startswith("-") and os.path.isfile(first):
-        return ["run", "-c", first] + argv[1:]
-    return ["run"] + argv
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = bool(os.environ.get("POSTRENDER_DEBUG"))
-    try:
-        app(args=_normalise_argv(argv), prog_name="postrender", standalone_mode=False)
-        return 0
-    except PostrenderError as exc:
-        _State.diagnostics.emit(f"postrender: error: {exc.message}")
-        if debug:
-            raise
-        return exc.exit_code
-    except _CheckExit as exc:
-        _State.diagnostics.emit(f"postrender: {exc.count} check(s) failed; no output written")
-        return EXIT_CHECK_FAILED
-    except typer.Exit as exc:
-        return exc.exit_code
-    except KeyboardInterrupt:
-        _State.diagnostics.emit("postrender: interrupted; no output written")
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`postrender | head`): not an error worth a traceback.
+    argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+
+    def invoke() -> int:
         try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+            app(args=argv, prog_name="postrender", standalone_mode=False)
+        except typer.Exit as exc:
+            return exc.exit_code
         return 0
-    except Exception as exc:  # the boundary: never a traceback
-        # Usage errors from typer's (vendored) click: they carry format_message().
-        if type(exc).__name__ == "Abort":
-            return EXIT_INTERRUPTED
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            _State.diagnostics.emit(f"postrender: error: {exc.format_message()} (see postrender --help)")
-            return EXIT_USAGE
-        if debug:
-            raise
-        _State.diagnostics.emit(
-            f"postrender: internal error: {type(exc).__name__}: {exc}; no output written"
-            " (POSTRENDER_DEBUG=1 shows a traceback; please report it)"
-        )
-        return EXIT_BAD_INPUT
+
+    return boundary(invoke, bool(os.environ.get("POSTRENDER_DEBUG")))

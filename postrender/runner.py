@@ -42,14 +42,22 @@ def _load(config, values, sets, set_files, log_file):
 
 
 def _run(config, values, sets, set_files, log_file, input_path, explain):
+    """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input)."""
     from .pipeline import run_stream
 
-    cfg = _load(config, values, sets, set_files, log_file)
     data = _read_input(input_path)
-    if data.startswith(b"apiVersion: config.kubernetes.io/v1") or b"\nkind: ResourceList" in data[:4096]:
-        from . import krm  # KRM function mode: stdin is a ResourceList
+    if b"ResourceList" in data[:65536]:
+        from . import krm
 
-        return cfg, krm, data
+        if krm.is_resource_list(data):
+            # A KRM function call (kustomize/kpt run it with no arguments): the config is the
+            # ResourceList's functionConfig, so a config file is optional here.
+            from .config import DEFAULT_FILE, ENV_CONFIG
+
+            explicit = config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_FILE).exists()
+            cfg = _load(config, values, sets, set_files, log_file) if explicit else None
+            return cfg, krm, data
+    cfg = _load(config, values, sets, set_files, log_file)
     result = run_stream(cfg, data, explain=explain)
     diag = _State.diagnostics
     for warning in result.warnings:
@@ -62,6 +70,18 @@ def _run(config, values, sets, set_files, log_file, input_path, explain):
             diag.emit(f"postrender: check failed: {failure}")
         raise _CheckExit(len(result.failures))
     return cfg, None, result
+
+
+def finish_krm(krm, data: bytes, cfg, output: str | None) -> int:
+    """Write a KRM function's ResourceList; errors also go to stderr, which kustomize shows."""
+    outcome = krm.evaluate(data, cfg)
+    for severity, message in outcome.results:
+        if severity == "error":
+            _State.diagnostics.emit(f"postrender: error: {message}")
+        else:
+            _State.diagnostics.log(f"postrender: {severity}: {message}")
+    write_output(outcome.output, output)
+    return outcome.exit_code
 
 
 class _CheckExit(Exception):
@@ -130,9 +150,7 @@ def run(opts: dict) -> int:
     cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
                                  opts["log_file"], opts["input_path"], opts["explain"])
     if krm_mode is not None:
-        text, code = krm_mode.run_resource_list(result, cfg)
-        write_output(text, opts["output"])
-        return code
+        return finish_krm(krm_mode, result, cfg, opts["output"])
     write_output(result.output, opts["output"])
     return 0
 
