@@ -83,3 +83,91 @@ def make_redactor(secrets: list[str]):
         return text
 
     return redact
+
+
+REDACTED = "<redacted>"
+REDACTED_CHANGED = "<redacted, changed>"
+
+
+def redact_secret_values(before: str, after: str) -> tuple[str, str]:
+    """Both texts with every Secret's ``data``/``stringData`` values replaced, for ``diff``.
+
+    A generated or edited Secret holds credentials that are not in any variable (base64 of a
+    whole dockerconfigjson, say), so value redaction alone cannot catch them.  A value that
+    differs between the two texts (or is new) reads ``<redacted, changed>`` on the output side,
+    so the diff still shows *that* it changed.  Text that cannot be parsed is returned as is
+    (run_stream has already validated both).
+    """
+    old_values: dict = {}
+    before_text = _redact_secrets(before, old_values, None)
+    after_text = _redact_secrets(after, {}, old_values)
+    return before_text, after_text
+
+
+def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:
+    from . import locate
+    from .stream import split
+
+    out = []
+    for segment, _line, is_doc in split(text):
+        if not is_doc or "Secret" not in segment:
+            out.append(segment)
+            continue
+        try:
+            roots = locate.parse(segment)
+        except locate.YAMLSyntaxError:
+            out.append(segment)
+            continue
+        spans = []
+        for resource in _secret_nodes(roots[0] if roots else None):
+            meta = _child(resource, "metadata")
+            ident = tuple(
+                locate.to_object(n) if n is not None else None
+                for n in (_child(meta, "namespace") if meta else None, _child(meta, "name") if meta else None)
+            )
+            for field_name in ("data", "stringData"):
+                values = _child(resource, field_name)
+                if values is None or values.kind != "mapping":
+                    continue
+                for key_node, value_node in values.pairs:
+                    key = (ident, field_name, locate.to_object(key_node))
+                    value = locate.to_object(value_node)
+                    seen[key] = value
+                    changed = compare is not None and compare.get(key, object()) != value
+                    spans.append((value_node, REDACTED_CHANGED if changed else REDACTED))
+        pieces, pos = [], 0
+        for node, marker in sorted(spans, key=lambda s: s[0].start):
+            end = node.end
+            span = segment[node.start:end]
+            keep = span[len(span.rstrip("\r\n")):] if getattr(node, "style", None) in ("|", ">") else ""
+            prefix = " " if node.start == end else ""
+            pieces.append(segment[pos:node.start])
+            pieces.append(prefix + marker + keep)
+            pos = end
+        pieces.append(segment[pos:])
+        out.append("".join(pieces))
+    return "".join(out)
+
+
+def _child(node, key: str):
+    if node is None or node.kind != "mapping":
+        return None
+    found = None
+    for key_node, value_node in node.pairs:
+        if key_node.kind == "scalar" and key_node.value == key:
+            found = value_node
+    return found
+
+
+def _secret_nodes(root):
+    """Mapping nodes of kind Secret: the document itself or the items of a List."""
+    if root is None or root.kind != "mapping":
+        return []
+    kind = _child(root, "kind")
+    kind = kind.value if kind is not None and kind.kind == "scalar" else None
+    if kind == "Secret":
+        return [root]
+    items = _child(root, "items")
+    if isinstance(kind, str) and kind.endswith("List") and items is not None and items.kind == "sequence":
+        return [item for item in items.items if item.kind == "mapping" and _secret_nodes(item) == [item]]
+    return []

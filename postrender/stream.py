@@ -34,7 +34,17 @@ class Stream:
     warnings: list[str] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
-        text = "".join(d.render() for d in self.documents)
+        parts: list[str] = []
+        for d in self.documents:
+            piece = d.render()
+            # A document added by a rule starts with its own '---' line; when the input's last
+            # document has no final newline, that marker must still start a line of its own.
+            if piece and parts and not parts[-1].endswith("\n"):
+                crlf = "\r\n" in parts[-1] and not parts[-1].endswith("\r")
+                parts.append("\r\n" if crlf else "\n")
+            if piece:
+                parts.append(piece)
+        text = "".join(parts)
         return ((BOM if self.bom else "") + text).encode("utf-8")
 
     def yaml_documents(self) -> list[Document]:

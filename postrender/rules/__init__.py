@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from . import image_pull_policy
 from . import patch
+from . import image_pull_secrets, pull_secret, pull_secret_references, resources
 
 REGISTRY = {
     image_pull_policy.NAME: image_pull_policy,
+    image_pull_secrets.NAME: image_pull_secrets,
+    pull_secret.NAME: pull_secret,
+    resources.NAME: resources,
+    pull_secret_references.NAME: pull_secret_references,
     patch.NAME: patch,
 }

@@ -1,0 +1,136 @@
+"""Documents that rules add to the stream: templates, their rendering, and appending.
+
+Rules that generate resources (``pullSecret``, ``resources``) render a Jinja template, cut the
+result into YAML documents and return the stream's document list with the new ones appended.
+Each new document starts with its own ``---`` line and ends with a newline; ``Stream.to_bytes``
+puts a line break before it when the input's last document has none.
+
+Template files are resolved like every path in the config: relative to the config file's
+directory, and must stay inside it (no ``..`` or absolute path out of it), so a shared config
+cannot make postrender read arbitrary files into the output.  Templates shipped with postrender
+live in the top-level ``templates/`` directory and are named with a ``builtin:`` prefix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import locate, templating
+from .document import Document
+from .stream import split
+
+BUILTIN_PREFIX = "builtin:"
+
+
+def shipped_templates_dir() -> Path:
+    """The ``templates/`` directory shipped with postrender (repo checkout or installed data)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "templates"
+
+
+def resolve_template(value: str, config_dir: Path) -> tuple[Path, str]:
+    """(file, how messages name it) for a ``template:`` option; ValueError says why not."""
+    if value.startswith(BUILTIN_PREFIX):
+        name = value[len(BUILTIN_PREFIX):]
+        base = shipped_templates_dir()
+        shown = value
+    else:
+        name = value
+        base = config_dir
+        shown = value
+    if not name:
+        raise ValueError("empty template path")
+    base = base.resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base):
+        where = "postrender's templates/" if value.startswith(BUILTIN_PREFIX) else f"the config file's directory ({base})"
+        raise ValueError(f"{value!r} is outside {where}; copy the template next to the config file")
+    if not path.is_file():
+        raise ValueError(f"template {shown!r} not found (looked for {path})")
+    return path, shown
+
+
+def read_template(value: str, config_dir: Path) -> tuple[str, str]:
+    """(template text, display name); ValueError with a one-line reason."""
+    path, shown = resolve_template(value, config_dir)
+    try:
+        return path.read_text(encoding="utf-8"), shown
+    except UnicodeDecodeError:
+        raise ValueError(f"template {shown!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read template {shown!r}: {exc.strerror}") from None
+
+
+def compile_template(text: str):
+    """Compile once at load time so syntax errors are config errors (exit 2)."""
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        return templating.environment().from_string(text)
+    except TemplateSyntaxError as exc:
+        raise templating.TemplateError(f"line {exc.lineno}: {exc.message}") from None
+
+
+def render(template, variables: dict) -> str:
+    from jinja2 import TemplateError as JinjaError
+
+    try:
+        return template.render(variables)
+    except (JinjaError, templating.TemplateError, ValueError, TypeError, OverflowError) as exc:
+        raise templating.TemplateError(templating._explain(exc)) from None
+
+
+def documents_of(text: str) -> list[str]:
+    """The YAML documents in rendered text, each normalised to ``---\\n...\\n``.
+
+    Text that holds only blank lines and comments is no document: a template that renders to
+    nothing (its ``{% if ... is defined %}`` was false) adds nothing.  Raises ValueError (with
+    no document text in it: rendered text may hold credentials) for text that is not a YAML
+    mapping per document.
+    """
+    out = []
+    for n, (segment, _first_line, is_doc) in enumerate(split(text)):
+        if not is_doc:
+            continue
+        try:
+            roots = locate.parse(segment)
+        except locate.YAMLSyntaxError as exc:
+            raise ValueError(f"rendered document {len(out) + 1} is not valid YAML: {exc.problem}") from None
+        if not roots or roots[0] is None:
+            continue
+        obj = locate.to_object(roots[0])
+        if obj is None:
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):
+            raise ValueError(f"rendered document {len(out) + 1} is not a Kubernetes resource (needs apiVersion and kind)")
+        body = segment.lstrip("\n")
+        if not (body.startswith("---") and body[3:4] in ("", " ", "\t", "\r", "\n")):
+            body = "---\n" + body
+        body = body.rstrip("\n") + "\n"
+        out.append(body)
+    return out
+
+
+def newline_of(documents: list[Document]) -> str:
+    for doc in documents:
+        if not doc.void:
+            return "\r\n" if "\r\n" in doc.text else "\n"
+    return "\n"
+
+
+def append(documents: list[Document], texts: list[str]) -> tuple[list[Document], list[Document]]:
+    """(all documents, the new ones): texts appended as generated documents."""
+    if not texts:
+        return documents, []
+    nl = newline_of(documents)
+    index = sum(1 for d in documents if not d.void)
+    new = []
+    for text in texts:
+        if nl != "\n":
+            text = text.replace("\r\n", "\n").replace("\n", nl)
+        new.append(Document.generated(text, index))
+        index += 1
+    return list(documents) + new, new

@@ -1,0 +1,159 @@
+"""pullSecret: generate the image pull Secret, only when credentials are configured.
+
+Creates a ``kubernetes.io/dockerconfigjson`` Secret named ``name`` in every namespace that
+needs it: each distinct ``metadata.namespace`` of the pod specs and ServiceAccounts whose
+``imagePullSecrets`` name it, and once without a namespace when such resources have none
+(Helm then installs it into the release namespace).  A namespace whose Secret of that name is
+already in the stream gets none.  Put this rule after ``imagePullSecrets``.
+
+    - pullSecret:
+        name: "{{ pullSecret }}"
+        # template: my-secret.yaml.j2       # default: builtin:dockerconfigjson-secret.yaml.j2
+        # credentials: {password: registryAuth.password}   # where the credentials come from
+      when: "pullSecret is defined"
+
+Credentials are variables, set with ``--set-file password=./token``, ``POSTRENDER_VAR_password``
+or a ``--values`` file (not in the config file itself):
+
+* ``registry`` with ``username`` and ``password``, or with ``auth`` (base64 of ``user:pass``);
+* or ``dockerconfigjson``, a whole Docker config file
+  (``--set-file dockerconfigjson=$HOME/.docker/config.json``).
+
+``credentials:`` maps each of these five names to the variable that holds it (dotted for nested
+values; default: the same name).  The template renders to nothing unless credentials are
+defined (``{% if password is defined %}``), so with no credentials no Secret is generated.
+For Docker Hub use ``registry: https://index.docker.io/v1/``, as ``kubectl create secret
+docker-registry`` does.
+
+A custom ``template:`` is a Jinja file, relative to the config file's directory and inside it
+(``..`` or an absolute path out of it is refused).  It sees every variable, the credentials by
+the five names above, and ``secret.name`` / ``secret.namespace`` (empty: no namespace), and
+runs in the template sandbox.  Credential values are redacted from every message,
+``--explain`` names the generated Secret without its data, and ``postrender diff`` hides the
+``data``/``stringData`` values of every Secret.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .. import generated, pullsecrets, templating
+from ..errors import ConfigError
+from ..rules.base import Change, Rule, RunContext
+from ..schema import Field
+from .image_pull_secrets import check_secret_name
+
+NAME = "pullSecret"
+DEFAULT_TEMPLATE = "builtin:dockerconfigjson-secret.yaml.j2"
+CREDENTIALS = ("registry", "username", "password", "auth", "dockerconfigjson")
+# Credentials whose values are secret even when the variable's name does not say so.
+SECRET_CREDENTIALS = ("password", "auth", "dockerconfigjson")
+OPTIONS = {
+    "name": Field("str", required=True, doc="name of the Secret (the name imagePullSecrets uses)"),
+    "template": Field("str", default=DEFAULT_TEMPLATE,
+                      doc="Jinja template of the Secret, relative to the config file's directory"),
+    "credentials": Field("map", default=None, fields={
+        c: Field("str", default=c, doc=f"variable that holds {c} (dotted for nested)") for c in CREDENTIALS
+    }, doc="which variables hold the credentials (default: registry, username, password, auth, dockerconfigjson)"),
+}
+# Variable names in `credentials:` are names, not templates.
+RAW_KEYS = frozenset({"credentials"})
+_VARIABLE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+_MISSING = object()
+
+
+def lookup(variables: dict, dotted: str):
+    node = variables
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return _MISSING if node is None else node
+
+
+class PullSecret(Rule):
+    name = NAME
+
+    def __init__(self, secret_name: str, template, template_name: str, context: dict):
+        self.secret_name = secret_name
+        self.template = template
+        self.template_name = template_name
+        self.context = context  # variables with the credentials under their five names
+
+    def namespaces(self, documents, ctx: RunContext) -> list[str]:
+        """Namespaces ('' = none) of resources that reference the Secret, in stream order."""
+        seen: list[str] = []
+        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected if self.target else None):
+            if ref.name == self.secret_name and ref.namespace not in seen:
+                seen.append(ref.namespace)
+        return seen
+
+    def render(self, namespace: str) -> list[str]:
+        context = dict(self.context, secret={"name": self.secret_name, "namespace": namespace})
+        where = f"{self.label()}: template {self.template_name}"
+        try:
+            text = generated.render(self.template, context)
+        except templating.TemplateError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        try:
+            return generated.documents_of(text)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    def apply(self, documents, ctx: RunContext):
+        existing = pullsecrets.secrets(documents)
+        texts: list[str] = []
+        for namespace in self.namespaces(documents, ctx):
+            if (namespace, self.secret_name) in existing:
+                continue
+            texts.extend(self.render(namespace))
+        documents, new = generated.append(documents, texts)
+        if ctx.explain:
+            for doc in new:
+                ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "generated; data not shown"))
+        return documents
+
+
+def describe(doc) -> str:
+    """Kind/namespace/name of a generated document, never its data."""
+    from .base import resource_name
+
+    obj = doc.obj
+    return resource_name(obj) if isinstance(obj, dict) else doc.where()
+
+
+def build(options: dict, ctx, path) -> PullSecret:
+    secret_name = options["name"].strip()
+    problem = check_secret_name(secret_name)
+    if problem:
+        raise ctx.error(path + ("name",), problem)
+    try:
+        text, shown = generated.read_template(options["template"], ctx.config_dir)
+        template = generated.compile_template(text)
+    except ValueError as exc:
+        raise ctx.error(path + ("template",), str(exc)) from None
+    except templating.TemplateError as exc:
+        raise ctx.error(path + ("template",), f"template {options['template']}: {exc}") from None
+    mapping = options["credentials"] or {c: c for c in CREDENTIALS}
+    context = {k: v for k, v in ctx.variables.items() if k not in CREDENTIALS}
+    for cred in CREDENTIALS:
+        variable = (mapping.get(cred) or cred).strip()
+        if not _VARIABLE_PATH.fullmatch(variable):
+            raise ctx.error(path + ("credentials", cred), f"{variable!r} is not a variable name (use a.b.c)")
+        value = lookup(ctx.variables, variable)
+        if value is _MISSING:
+            continue
+        context[cred] = value
+        if cred in SECRET_CREDENTIALS and isinstance(value, str):
+            ctx.sensitive.append(value)
+    return PullSecret(secret_name, template, shown, context)
+
+
+EXAMPLE = """\
+  # Generate the pull Secret in every namespace that references it, only when credentials are
+  # set: --set-file password=./token plus registry/username in a values file.
+  - pullSecret:
+      name: "{{ pullSecret }}"
+      # template: my-secret.yaml.j2   # default: builtin:dockerconfigjson-secret.yaml.j2
+    when: "pullSecret is defined"
+"""

@@ -1,0 +1,91 @@
+"""resources: add documents rendered from a Jinja template, when it renders to any.
+
+The general form of a chart's ``{% if secret is defined %}`` block: the template (a file, or
+``inline:`` text) is rendered with the variables when the config is loaded, and each resulting
+YAML document is appended to the stream.  A template that renders to nothing (only blank lines
+and comments) adds nothing.
+
+    - resources:
+        template: extra/registry-secret.yaml.j2   # relative to the config file's directory
+        # inline: |
+        #   {% if networkPolicy is defined %}
+        #   apiVersion: networking.k8s.io/v1
+        #   kind: NetworkPolicy
+        #   ...
+        #   {% endif %}
+
+Exactly one of ``template`` and ``inline``.  A template file must be inside the config file's
+directory (``..`` or an absolute path out of it is refused).  Templates run in the sandbox
+with ``StrictUndefined``: a variable used outside an ``is defined`` test must be set.  Every
+rendered document must be a mapping with ``apiVersion`` and ``kind``; errors are reported at
+load time (exit 2) and never quote the rendered text, which may hold credentials.
+"""
+
+from __future__ import annotations
+
+from .. import generated, templating
+from ..schema import Field
+from .base import Change, Rule, RunContext
+from .pull_secret import describe
+
+NAME = "resources"
+OPTIONS = {
+    "template": Field("str", doc="Jinja template file, relative to the config file's directory"),
+    "inline": Field("str", doc="the Jinja template itself"),
+}
+# The inline template is rendered by the rule (with its own error messages), not by the loader.
+RAW_KEYS = frozenset({"inline"})
+
+
+class Resources(Rule):
+    name = NAME
+    kinds = frozenset()
+
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+
+    def apply(self, documents, ctx: RunContext):
+        documents, new = generated.append(documents, self.texts)
+        if ctx.explain:
+            for doc in new:
+                ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "added"))
+        return documents
+
+
+def build(options: dict, ctx, path) -> Resources:
+    given = [k for k in ("template", "inline") if options[k] is not None]
+    if len(given) != 1:
+        raise ctx.error(path, "give exactly one of 'template' (a file) and 'inline' (the template text)")
+    key = given[0]
+    if key == "template":
+        try:
+            text, shown = generated.read_template(options["template"], ctx.config_dir)
+        except ValueError as exc:
+            raise ctx.error(path + (key,), str(exc)) from None
+        what = f"template {shown}"
+    else:
+        text, what = options["inline"], "inline template"
+    try:
+        rendered = generated.render(generated.compile_template(text), ctx.variables)
+    except templating.TemplateError as exc:
+        raise ctx.error(path + (key,), f"{what}: {exc}") from None
+    try:
+        texts = generated.documents_of(rendered)
+    except ValueError as exc:
+        raise ctx.error(path + (key,), f"{what}: {exc}") from None
+    return Resources(texts)
+
+
+EXAMPLE = """\
+  # Add resources from a Jinja template; nothing is added when it renders to nothing.
+  - resources:
+      inline: |
+        {% if registryMirrorConfig is defined %}
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: registry-mirror
+        data:
+          mirror: {{ registryMirrorConfig | quote }}
+        {% endif %}
+"""
