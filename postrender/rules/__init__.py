@@ -7,7 +7,7 @@ documentation, and ``build(options, ctx, path) -> Rule``.  Order here is the ord
 
 from __future__ import annotations
 
-from . import image_pull_policy
+from . import allowed_registries, image_pull_policy, images, registry_rewrite
 from . import patch
 from . import image_pull_secrets, pull_secret, pull_secret_references, resources
 
@@ -17,5 +17,8 @@ REGISTRY = {
     pull_secret.NAME: pull_secret,
     resources.NAME: resources,
     pull_secret_references.NAME: pull_secret_references,
+    registry_rewrite.NAME: registry_rewrite,
+    images.NAME: images,
+    allowed_registries.NAME: allowed_registries,
     patch.NAME: patch,
 }

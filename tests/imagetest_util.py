@@ -1,0 +1,77 @@
+"""Shared helpers for the image rule tests: run a config on a stream, read image values back."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from postrender.config import load_config_text
+from postrender.kinds import resources
+from postrender.pipeline import run_stream
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "files"
+HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
+
+
+def corpus_files() -> list[Path]:
+    return sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
+
+
+def config(rules_yaml: str, extra: str = ""):
+    """A config from the text of its ``rules:`` list (dedented) plus optional top-level text."""
+    return load_config_text(HEADER + textwrap.dedent(extra) + "rules:\n" + textwrap.indent(textwrap.dedent(rules_yaml), "  "), "test.yaml")
+
+
+def run(rules_yaml: str, stream: str | bytes, extra: str = ""):
+    data = stream.encode() if isinstance(stream, str) else stream
+    return run_stream(config(rules_yaml, extra), data)
+
+
+class _Loader(yaml.CSafeLoader):
+    """PyYAML reads a plain ``=`` (a CRD enum in kube-prometheus) as the YAML 1.1 'value' tag."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+def objects(text: str | bytes) -> list[dict]:
+    """Every Kubernetes object of a stream, List items expanded (parsed by PyYAML, not by us)."""
+    out = []
+    for doc in yaml.load_all(text, Loader=_Loader):
+        out.extend(r for _, r in resources(doc))
+    return out
+
+
+def identity(obj: dict) -> tuple:
+    meta = obj.get("metadata") or {}
+    return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
+
+
+def leaves(node, path=""):
+    """(path, value) for every scalar leaf, paths like spec.containers[0].image."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from leaves(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from leaves(v, f"{path}[{i}]")
+    else:
+        yield path, node
+
+
+def changed_leaves(before: str | bytes, after: str | bytes) -> dict[tuple, object]:
+    """{(kind, name, path): new value} for every leaf that differs (objects matched by identity)."""
+    old = {identity(o): dict(leaves(o)) for o in objects(before)}
+    out = {}
+    for obj in objects(after):
+        ident = identity(obj)
+        prev = old[ident]
+        new = dict(leaves(obj))
+        assert set(new) == set(prev), f"{ident}: keys changed"
+        for path, value in new.items():
+            if prev[path] != value:
+                out[(ident[1], ident[3], path)] = value
+    return out
