@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from . import locate
 from .errors import PostrenderError
-from .scalars import format_scalar, json_flow, plain_ok, strict_equal
+from .scalars import format_scalar, json_flow, strict_equal
 
 
 class Unsafe(Exception):
@@ -228,7 +228,6 @@ class Differ:
     # -- scalars and whole nodes
     def replace_node(self, node, new, indent, flow, key_node) -> None:
         sp = self.sp
-        inner_flow = flow or getattr(node, "flow", False)
         if node.kind == "scalar" and not isinstance(new, (dict, list)):
             if node.style in ("|", ">"):
                 old_span = sp.text[node.start:node.end]
@@ -292,7 +291,6 @@ class Differ:
 
     # -- mappings
     def mapping(self, node: locate.Mapping, new: dict, flow: bool) -> None:
-        sp = self.sp
         own, merged = _own_pairs(node)
         flow = flow or node.flow
         for key, occurrences in own.items():

@@ -106,7 +106,6 @@ def parse(text: str) -> list[Node | None]:
     stack: list[Node] = []   # open collections
     keys: list[Node | None] = []  # pending key per open mapping
     anchors: dict[str, Node] = {}
-    root: Node | None = None
     Scalar_, Mapping_, Sequence_ = Scalar, Mapping, Sequence
     ScalarEvent, AliasEvent = _ev.ScalarEvent, _ev.AliasEvent
     MappingStartEvent, SequenceStartEvent = _ev.MappingStartEvent, _ev.SequenceStartEvent
