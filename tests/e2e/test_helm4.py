@@ -152,3 +152,19 @@ def test_env_is_isolated(tool_env):
     # Guard for the tests above: nothing of the developer's Helm setup leaks in.
     assert not any(k.startswith("HELM_") for k in tool_env)
     assert tool_env["HOME"] != os.environ.get("HOME")
+
+
+def test_rules_deleting_every_resource_fail_with_a_reason_in_the_log(helm4, tool_env, installed, tmp_path):
+    """Helm 4 rejects empty output with no cause; postrender refuses first and logs why."""
+    config = tmp_path / "delete-all.yaml"
+    config.write_text(
+        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+        "  - patch:\n      strategicMerge: |\n        $patch: delete\n"
+    )
+    proc = template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={config}")
+    assert proc.returncode != 0
+    assert 'plugin "postrender" exited with error' in proc.stderr
+    # Not Helm's own vaguer 'produced empty output': postrender stopped before writing anything.
+    assert "produced empty output" not in proc.stderr
+    log = installed.log_file.read_text()
+    assert "removed all" in log and "refusing to write an empty stream" in log
