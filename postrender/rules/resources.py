@@ -3,7 +3,9 @@
 The general form of a chart's ``{% if secret is defined %}`` block: the template (a file, or
 ``inline:`` text) is rendered with the variables when the config is loaded, and each resulting
 YAML document is appended to the stream.  A template that renders to nothing (only blank lines
-and comments) adds nothing.
+and comments) adds nothing.  A document whose resource (API group, kind, namespace, name) is
+already in the stream is not added again, so running the output through postrender again adds
+no duplicate (issue 7); when the resource in the stream differs, a warning says so.
 
     - resources:
         template: extra/registry-secret.yaml.j2   # relative to the config file's directory
@@ -23,9 +25,10 @@ load time (exit 2) and never quote the rendered text, which may hold credentials
 
 from __future__ import annotations
 
-from .. import generated, templating
+from .. import generated, locate, templating
+from ..kinds import is_list_kind, resources
 from ..schema import Field
-from .base import Change, Rule, RunContext
+from .base import Change, Rule, RunContext, resource_name
 from .pull_secret import describe
 
 NAME = "resources"
@@ -43,13 +46,42 @@ class Resources(Rule):
 
     def __init__(self, texts: list[str]):
         self.texts = texts
+        self.objects = [locate.to_object(locate.parse(text)[0]) for text in texts]
+
+    def in_stream(self, documents) -> dict:
+        """Key -> object of every resource in the stream of a kind this rule adds."""
+        kinds = {obj["kind"] for obj in self.objects}
+        found = {}
+        for doc in documents:
+            if doc.void or doc.removed or not (doc.kind in kinds or is_list_kind(doc.kind)):
+                continue
+            for _where, resource in resources(doc.obj):
+                found.setdefault(_key(resource), resource)
+        return found
 
     def apply(self, documents, ctx: RunContext):
-        documents, new = generated.append(documents, self.texts)
+        existing = self.in_stream(documents) if self.texts else {}
+        texts = []
+        for text, obj in zip(self.texts, self.objects):
+            present = existing.get(_key(obj))
+            if present is None:
+                texts.append(text)
+            elif present != obj:
+                ctx.warn(f"{self.label()}: {resource_name(obj)} is already in the stream and differs"
+                         " from the template's; the stream's is kept")
+        documents, new = generated.append(documents, texts)
         if ctx.explain:
             for doc in new:
                 ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "added"))
         return documents
+
+
+def _key(resource: dict) -> tuple:
+    """API group, kind, namespace, name: what makes two documents the same resource."""
+    api = resource.get("apiVersion")
+    group = api.rpartition("/")[0] if isinstance(api, str) else ""
+    meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
+    return group, resource.get("kind"), meta.get("namespace") or "", meta.get("name")
 
 
 def build(options: dict, ctx, path) -> Resources:
