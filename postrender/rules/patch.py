@@ -40,7 +40,7 @@ import copy
 import re
 
 from .. import locate, templating
-from ..errors import RuleError
+from ..errors import ConfigError, RuleError
 from ..patching.json6902 import apply_json6902
 from ..patching.merge_patch import apply_merge_patch
 from ..patching.strategic import PatchError, strategic_merge
@@ -218,6 +218,8 @@ class Patch(Rule):
                 self._check_identity(resource, new)
             except _Skip:
                 continue
+            except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
+                raise ConfigError(f"{self.label()}: {what}: {exc}") from None
             except templating.TemplateError as exc:
                 raise RuleError(f"{self.label()}: {what}: {exc}") from None
             except PatchError as exc:
