@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import templating
 from .errors import ConfigError
+from .output import register_secrets
 from .kinds import FieldPath, PodSpecTable
 from .schema import Field, SchemaError, check, check_fields, path_text
 
@@ -28,6 +29,21 @@ ENV_CONFIG = "POSTRENDER_CONFIG"
 ENV_VAR_PREFIX = "POSTRENDER_VAR_"
 # Variables whose names say they are credentials are redacted from every message.
 _SENSITIVE_NAME = re.compile(r"pass(word)?|token|secret|auth|credential|dockerconfig|key$", re.I)
+# ... except names that, by Kubernetes and Helm convention, hold the *name* of a Secret
+# (``pullSecret: regcred``, ``existingSecret``, ``tlsSecretName``): that name is written in the
+# clear into every manifest that references it, and redacting it made ``--explain`` and
+# ``diff`` say ``Secret/tools/<redacted>`` (issue 7).  Values nested under such a name are
+# still judged by their own names (``pullSecret.password`` stays secret).
+_SECRET_NAME_NAME = re.compile(r"(image)?pullsecrets?|existingsecret|\w*secretnames?|\w*secretref", re.I)
+
+# Sizes beyond any real config: a config or values file of 4 MiB is thousands of rules, and a
+# variable can end up only in a manifest, which Kubernetes caps at ~1.5 MiB (a Secret's data at
+# 1 MiB).  Checked before parsing, so a 50 MB file costs a stat() and not a minute of YAML.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_VARIABLE_BYTES = 4 * 1024 * 1024
+# YAML aliases may repeat a node; a "billion laughs" config repeats them exponentially.  Real
+# configs reuse an anchor a few times: 100,000 nodes reached again through aliases is plenty.
+MAX_ALIAS_EXPANSION = 100_000
 
 TARGET_FIELDS = {
     name: Field("str", doc=f"anchored regex on the resource's {name}")
@@ -69,6 +85,11 @@ class BuildContext:
     # Values a rule knows to be secret (e.g. the pullSecret rule's credentials), redacted like
     # the variables whose names look like credentials.
     sensitive: list = field(default_factory=list)
+
+    def add_secret(self, value: str) -> None:
+        """Mark a value as secret: redacted from every message from now on."""
+        self.sensitive.append(value)
+        register_secrets([value])
 
     def render(self, value, path: tuple, raw_keys=frozenset()):
         """Render every template string in value (except under raw_keys) with the variables."""
@@ -128,11 +149,16 @@ def _sensitive_values(variables: dict, forced: set) -> list[str]:
         if isinstance(value, dict):
             for k, v in value.items():
                 name = f"{prefix}.{k}" if prefix else str(k)
-                walk(name, v, sensitive or bool(_SENSITIVE_NAME.search(str(k))) or name in forced)
+                by_name = bool(_SENSITIVE_NAME.search(str(k))) and not _SECRET_NAME_NAME.fullmatch(str(k))
+                walk(name, v, sensitive or by_name or name in forced)
         elif isinstance(value, str) and (sensitive or prefix in forced) and len(value) >= 4:
             found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(prefix, item, sensitive)
 
     walk("", variables, False)
+    register_secrets(found)
     return found
 
 
@@ -150,6 +176,7 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
     env_layer: dict = {}
     for name, value in env.items():
         if name.startswith(ENV_VAR_PREFIX) and len(name) > len(ENV_VAR_PREFIX):
+            _check_variable_size(value, f"environment {name}")
             _set_dotted(env_layer, name[len(ENV_VAR_PREFIX):].replace("__", "."), value, f"environment {name}")
     variables = deep_merge(variables, env_layer)
     cli_layer: dict = {}
@@ -158,12 +185,17 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"--set {item!r}: expected key=value")
+        _check_variable_size(value, f"--set {key}")
         _set_dotted(cli_layer, key.strip(), value, f"--set {key}")
     for item in set_files:
         key, sep, path = item.partition("=")
         if not sep:
             raise ConfigError(f"--set-file {key!r}: expected key=path")
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_VARIABLE_BYTES:
+                raise ConfigError(f"--set-file {key}: {path} is {_size(size)}; a variable may be at most"
+                                  f" {_size(MAX_VARIABLE_BYTES)} (Kubernetes rejects objects over 1.5 MiB)")
             value = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"--set-file {key}: cannot read {path}: {exc.strerror}") from None
@@ -175,6 +207,16 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
         forced.add(key.strip())
     variables = deep_merge(variables, cli_layer)
     return variables, _sensitive_values(variables, forced)
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def _check_variable_size(value: str, origin: str) -> None:
+    if len(value) > MAX_VARIABLE_BYTES:
+        raise ConfigError(f"{origin}: the value is {_size(len(value))}; a variable may be at most"
+                          f" {_size(MAX_VARIABLE_BYTES)} (pass big values with --set-file)")
 
 
 # ---- loading ------------------------------------------------------------------------------
@@ -205,8 +247,19 @@ def _compose(text: str, source: str) -> Located:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
     positions: dict = {}
+    built: set = set()
+    again = 0
 
     def build(n, path):
+        nonlocal again
+        if id(n) in built:  # reached again through an alias
+            again += 1
+            if again > MAX_ALIAS_EXPANSION:
+                raise ConfigError(
+                    f"{source}:{n.start_mark.line + 1}:{n.start_mark.column + 1}: YAML aliases here expand to more than"
+                    f" {MAX_ALIAS_EXPANSION:,} nodes (a 'billion laughs' document?); write the values out instead")
+        else:
+            built.add(id(n))
         positions.setdefault(path, (n.start_mark.line, n.start_mark.column))
         if isinstance(n, yaml.MappingNode):
             out = {}
@@ -230,16 +283,31 @@ def _load_yaml_text(text: str, source: str):
     return _compose(text, source)
 
 
-def _load_yaml_file(path: Path, what: str):
+def _read_text(path: Path, what: str) -> str:
+    """A config or values file's text; ConfigError for a missing, huge or non-UTF-8 file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: the {what} is {_size(size)}; the limit is {_size(MAX_CONFIG_BYTES)}"
+                              " (pass big values with --set-file)")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a {what}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: {what} is not UTF-8 text") from None
-    return _load_yaml_text(text, str(path)).data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"{path}:{line}:{column}: the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x});"
+                          " save it as UTF-8") from None
+
+
+def _load_yaml_file(path: Path, what: str):
+    return _load_yaml_text(_read_text(path, what), str(path)).data
 
 
 def _locator(located: Located, source: str):
@@ -270,16 +338,7 @@ def find_config(explicit: str | None) -> Path:
 
 def load_config(path: str | Path | None = None, values_files=(), sets=(), set_files=(), environ=None) -> Config:
     cfg_path = find_config(str(path) if path else None)
-    try:
-        text = cfg_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{cfg_path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{cfg_path}: is a directory, expected a config file") from None
-    except OSError as exc:
-        raise ConfigError(f"{cfg_path}: cannot read config: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{cfg_path}: config is not UTF-8 text") from None
+    text = _read_text(cfg_path, "config file")
     return load_config_text(text, str(cfg_path), values_files, sets, set_files, environ, base_dir=cfg_path.parent)
 
 
@@ -287,6 +346,8 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
                      base_dir: Path | None = None) -> Config:
     from .rules import REGISTRY
 
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: the config is {_size(len(text))}; the limit is {_size(MAX_CONFIG_BYTES)}")
     located = _load_yaml_text(text, source)
     locate = _locator(located, source)
     raw = located.data

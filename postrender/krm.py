@@ -214,9 +214,11 @@ def _resource_list(items: list, results: list[tuple[str, str]]) -> bytes:
         (_str_node("items"), yaml.SequenceNode(_SEQ, list(items), flow_style=False if items else True)),
     ]
     if results:
+        from .output import redact_known  # results go to stdout: no secret in them (issue 7)
+
         entries = [
             yaml.MappingNode(_MAP, [
-                (_str_node("message"), _str_node(message)),
+                (_str_node("message"), _str_node(redact_known(message))),
                 (_str_node("severity"), _str_node(severity)),
             ])
             for severity, message in results

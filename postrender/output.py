@@ -41,7 +41,10 @@ class Diagnostics:
 
     def __init__(self, log_file: str | None = None, redact=None):
         self.log_file = log_file or os.environ.get("POSTRENDER_LOG") or None
-        self.redact = redact or (lambda s: s)
+        given = redact or (lambda s: s)
+        # Also every value registered as secret so far: an error raised while the config is
+        # still loading (before the caller could build a redactor) must not quote one either.
+        self.redact = lambda s: redact_known(given(s))
 
     def emit(self, line: str) -> None:
         line = self.redact(line)
@@ -62,27 +65,72 @@ class Diagnostics:
             pass
 
 
+def secret_forms(value: str) -> list[str]:
+    """The texts a secret can appear as in a message or a manifest.
+
+    The value itself, its JSON-escaped form (inside a generated .dockerconfigjson), and its
+    base64 *at each of the three byte alignments*: the characters of ``base64(prefix + value)``
+    that depend only on the value's bytes.  That catches the secret inside any base64 blob it
+    is part of (``base64(user:password)``, the base64 of a whole .dockerconfigjson), not only
+    ``base64(value)``, without having to know what the blob was built from.  Fragments shorter
+    than 8 characters are left out: they would match unrelated text.
+    """
+    import base64
+    import json
+
+    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+    raw = value.encode("utf-8")
+    forms.add(base64.b64encode(raw).decode("ascii"))
+    for skew in (0, 1, 2):
+        encoded = base64.b64encode(b"\0" * skew + raw).decode("ascii")
+        first = 0 if skew == 0 else 3  # first 3-byte group made of the value's bytes only
+        last = (skew + len(raw)) // 3 * 3  # end of the last complete group
+        fragment = encoded[first // 3 * 4:last // 3 * 4]
+        if len(fragment) >= 8:
+            forms.add(fragment)
+    return [f for f in forms if len(f) >= 4]
+
+
 def make_redactor(secrets: list[str]):
-    values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+    values: set = set()
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= 4:
+            values.update(secret_forms(secret))
     if not values:
         return lambda s: s
-    import base64
-
-    extra = []
-    for v in values:
-        try:
-            extra.append(base64.b64encode(v.encode()).decode())
-        except Exception:  # pragma: no cover
-            pass
-    values = sorted(set(values + extra), key=len, reverse=True)
+    ordered = sorted(values, key=len, reverse=True)  # longest first: a form may contain another
 
     def redact(text: str) -> str:
-        for v in values:
+        for v in ordered:
             if v in text:
                 text = text.replace(v, "<redacted>")
         return text
 
     return redact
+
+
+# Every value known to be secret in this process, registered the moment it is known (when the
+# variables are collected, when a rule marks a credential): errors raised before the config has
+# finished loading, and KRM results built from a functionConfig, are redacted with it too.
+_known_secrets: list[str] = []
+_known_redactor = None
+
+
+def register_secrets(values) -> None:
+    global _known_redactor
+    new = [v for v in values if isinstance(v, str) and len(v) >= 4 and v not in _known_secrets]
+    if new:
+        _known_secrets.extend(new)
+        _known_redactor = None
+
+
+def redact_known(text: str) -> str:
+    global _known_redactor
+    if not _known_secrets:
+        return text
+    if _known_redactor is None:
+        _known_redactor = make_redactor(_known_secrets)
+    return _known_redactor(text)
 
 
 REDACTED = "<redacted>"

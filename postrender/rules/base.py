@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..document import Document
@@ -17,7 +18,14 @@ class Change:
     new: object
 
     def line(self) -> str:
+        if self.resource.startswith("Secret/") and _SECRET_DATA.search(self.path):
+            # A Secret's data is never shown, whatever variable it came from (issue 7).
+            hidden = ["(unset)" if v is None else "<redacted>" for v in (self.old, self.new)]
+            return f"{self.rule}: {self.resource}: {self.path}: {hidden[0]} -> {hidden[1]}"
         return f"{self.rule}: {self.resource}: {self.path}: {_show(self.old)} -> {_show(self.new)}"
+
+
+_SECRET_DATA = re.compile(r"(^|\.)(data|stringData)(\.|\[|$)")
 
 
 def _show(value) -> str:

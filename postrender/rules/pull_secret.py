@@ -145,8 +145,26 @@ def build(options: dict, ctx, path) -> PullSecret:
             continue
         context[cred] = value
         if cred in SECRET_CREDENTIALS and isinstance(value, str):
-            ctx.sensitive.append(value)
+            ctx.add_secret(value)
+    for derived in _derived_secrets(context):
+        ctx.add_secret(derived)
     return PullSecret(secret_name, template, shown, context)
+
+
+def _derived_secrets(credentials: dict) -> list[str]:
+    """What the builtin template makes of the credentials: the auth string, the whole
+    .dockerconfigjson and its base64.  Redacted exactly, whatever the password's length (the
+    redactor's base64 fragments need a password of 6 bytes or more)."""
+    registry, username, password, auth = (credentials.get(k) for k in ("registry", "username", "password", "auth"))
+    if not all(isinstance(v, str) for v in (registry, username, password)) and not (
+            isinstance(registry, str) and isinstance(auth, str)):
+        return []
+    if isinstance(username, str) and isinstance(password, str):
+        auth = templating._b64encode(f"{username}:{password}")
+        document = templating._dockerconfigjson(registry, username, password)
+    else:
+        document = templating._dockerconfigjson(registry, auth=auth)
+    return [auth, document, templating._b64encode(document)]
 
 
 EXAMPLE = """\
