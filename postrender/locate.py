@@ -21,8 +21,15 @@ from yaml import _yaml as _cyaml
 from yaml import events as _ev
 from yaml.error import MarkedYAMLError
 
-MAX_DEPTH = 1000          # nesting refused past this (hostile input; Kubernetes' own limit is lower)
-MAX_ALIAS_EXPANSION = 100_000  # nodes reachable through aliases, "billion laughs" guard
+# Nesting refused past this (hostile input).  libyaml itself refuses more than 1000 levels
+# ("exceeded maximum nesting depth") while scanning, before any Python object exists, so a
+# 10,000-deep document costs a scan and not a recursion; this is the guard for our own tree.
+MAX_DEPTH = 1000
+# "Billion laughs" guard: nodes *produced by expanding aliases* (and merge keys that name an
+# anchor), per document.  Counting nodes rather than alias events matters: 50,000 aliases of
+# one 50,000-item list are few events but 2.5e9 nodes.  Real manifests reuse an anchor a few
+# times; 100,000 expanded nodes is ~10-20 MB of Python objects and well under a second.
+MAX_ALIAS_EXPANSION = 100_000
 
 STR = "tag:yaml.org,2002:str"
 
@@ -272,36 +279,51 @@ def is_merge_key(node: Node) -> bool:
 
 
 class _Budget:
-    __slots__ = ("left",)
+    __slots__ = ("left", "alias")
 
     def __init__(self):
         self.left = MAX_ALIAS_EXPANSION
+        self.alias: Node | None = None  # the alias being expanded, named in the error
 
 
 def to_object(node: Node | None, _budget: _Budget | None = None):
     """Plain Python data (dict/list/str/int/float/bool/None) for a node, merges and aliases applied."""
     if node is None:
         return None
-    budget = _budget or _Budget()
-    kind = node.kind
-    if kind == "alias":
+    return _build(node, _budget or _Budget(), False)
+
+
+def _expand(alias: Node, target: Node, budget: _Budget, expanding: bool):
+    if not expanding:
+        budget.alias = alias
+    return _build(target, budget, True)
+
+
+def _build(node: Node, budget: _Budget, expanding: bool):
+    if expanding:
         budget.left -= 1
         if budget.left < 0:
-            raise YAMLSyntaxError("too many alias expansions (possible 'billion laughs' input)", node.line, node.col)
-        return to_object(node.target, budget)
+            alias = budget.alias or node
+            raise YAMLSyntaxError(
+                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (a 'billion laughs' document?);"
+                " write the repeated values out", alias.line, alias.col)
+    kind = node.kind
+    if kind == "alias":
+        return _expand(node, node.target, budget, expanding)
     if kind == "scalar":
         return scalar_value(node)
     if kind == "sequence":
-        return [to_object(item, budget) for item in node.items]
+        return [_build(item, budget, expanding) for item in node.items]
     result = {}
     merged = {}
     for key_node, value_node in node.pairs:
         if is_merge_key(key_node):
-            for source in _merge_sources(value_node):
-                for k, v in to_object(source, budget).items():
+            for source, via_alias in _merge_sources_via(value_node):
+                built = _expand(source[1], source[0], budget, expanding) if via_alias else _build(source[0], budget, expanding)
+                for k, v in built.items():
                     merged.setdefault(k, v)
             continue
-        result[mapping_key(key_node)] = to_object(value_node, budget)
+        result[mapping_key(key_node)] = _build(value_node, budget, expanding)
     if merged:
         merged.update(result)
         return merged
@@ -318,11 +340,22 @@ def mapping_key(key_node: Node):
 
 
 def _merge_sources(value_node: Node) -> list[Node]:
-    target = value_node.target if value_node.kind == "alias" else value_node
+    return [source for (source, _named_by), _via in _merge_sources_via(value_node)]
+
+
+def _merge_sources_via(value_node: Node) -> list[tuple[tuple[Node, Node], bool]]:
+    """((mapping, the node naming it), reached through an alias) for each source of a merge key."""
+    via = value_node.kind == "alias"
+    target = value_node.target if via else value_node
     if target.kind == "mapping":
-        return [target]
+        return [((target, value_node), via)]
     if target.kind == "sequence":
-        return [i.target if i.kind == "alias" else i for i in target.items if (i.target if i.kind == "alias" else i).kind == "mapping"]
+        out = []
+        for item in target.items:
+            mapping = item.target if item.kind == "alias" else item
+            if mapping.kind == "mapping":
+                out.append(((mapping, item if item.kind == "alias" else value_node), via or item.kind == "alias"))
+        return out
     raise YAMLSyntaxError("a merge key '<<' needs a mapping or a list of mappings", value_node.line, value_node.col)
 
 
