@@ -20,6 +20,7 @@ import sys
 from yaml import _yaml as _cyaml
 from yaml import events as _ev
 from yaml.error import MarkedYAMLError
+from yaml.reader import ReaderError
 
 # Nesting refused past this (hostile input).  libyaml itself refuses more than 1000 levels
 # ("exceeded maximum nesting depth") while scanning, before any Python object exists, so a
@@ -98,12 +99,22 @@ def syntax_error(exc: MarkedYAMLError) -> YAMLSyntaxError:
     return YAMLSyntaxError(problem, mark.line if mark else 0, mark.column if mark else 0)
 
 
+def reader_error(exc: ReaderError, text: str) -> YAMLSyntaxError:
+    """libyaml refuses a character (NUL, other C0 controls, U+FFFE) before it scans: no mark."""
+    at = max(0, min(exc.position, len(text)))
+    line = text.count("\n", 0, at)
+    char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+    return YAMLSyntaxError(f"unacceptable character {char} ({exc.reason})", line, at - (text.rfind("\n", 0, at) + 1))
+
+
 def validate(text: str) -> None:
     """Check a document is well-formed YAML, in C, without building anything."""
     try:
         _cyaml.CParser(text).raw_parse()
     except MarkedYAMLError as exc:
         raise syntax_error(exc) from None
+    except ReaderError as exc:
+        raise reader_error(exc, text) from None
 
 
 def parse(text: str) -> list[Node | None]:
@@ -168,6 +179,8 @@ def parse(text: str) -> list[Node | None]:
             _attach(node, stack, keys, roots)
     except MarkedYAMLError as exc:
         raise syntax_error(exc) from None
+    except ReaderError as exc:
+        raise reader_error(exc, text) from None
     return roots
 
 
