@@ -1,0 +1,204 @@
+"""Byte-level fuzz: whatever arrives on stdin, postrender answers cleanly and in bounded time.
+
+Inputs: random bytes; corpus files cut at random offsets; corpus files with random byte flips,
+inserted invalid UTF-8 (stray continuation bytes, overlong forms, UTF-8-encoded surrogates,
+bytes beyond U+10FFFF), NUL and other control bytes, YAML indicator fragments (``&a``, ``*a``,
+``!!binary``, ``? ``, ``{``, ``%TAG``...) at random places; huge lines; deep nesting; alias
+bombs.  Each input runs through the real run path (``runner.main``) with one of two configs:
+no rules (the output must then be the input, byte for byte) or rules that parse and edit every
+workload and label every resource.
+
+For every input: never a traceback or "internal error", never a hang (alarm after
+POSTRENDER_FUZZ_TIMEOUT s), and either exit 0 with output that is well-formed YAML (PyYAML's
+libyaml composer) or exit 2/3 with one stderr line ``postrender: ...`` and nothing on stdout.
+
+CI: 120 derandomized inputs (8-12 s).  A long campaign (all corpus files, random seed)::
+
+    POSTRENDER_FUZZ_EXAMPLES=50000 POSTRENDER_FUZZ_STATS=/tmp/fuzz-stats.jsonl \\
+        .venv/bin/python -m pytest tests/test_fuzz_bytes.py -p no:cacheprovider -s -q
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, strategies as st
+
+from tests.conftest import CORPUS_FILES
+from tests.fuzz_harness import CAMPAIGN, Tally, assert_clean_error, fuzz_settings, run_in_process
+
+TALLY = Tally("bytes")
+CONFIG_DIR = Path(tempfile.mkdtemp(prefix="postrender-fuzz-bytes-"))
+HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
+CONFIGS = {
+    "no-rules": HEADER + "rules: []\n",
+    "edit-everything": HEADER + """\
+rules:
+  - imagePullPolicy: {policy: IfNotPresent}
+  - imagePullSecrets: {names: [regcred, "on"]}
+  - registryRewrite: {mirrors: [{from: docker.io, to: mirror.example.com/hub}]}
+  - patch:
+      strategicMerge:
+        metadata: {labels: {fuzz.example.com/label: "0755"}}
+""",
+}
+# CI keeps to files a slow machine processes in well under a second; a campaign takes them all.
+FILES = CORPUS_FILES if CAMPAIGN else [p for p in CORPUS_FILES if p.stat().st_size < 400_000]
+
+INVALID_UTF8 = [b"\xff", b"\xfe", b"\x80", b"\xbf", b"\xc3", b"\xc3\x28", b"\xc0\xaf", b"\xe0\x80\xaf",
+                b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xed\xa0\x80\xed\xb0\x80", b"\xf4\x90\x80\x80",
+                b"\xf8\x88\x80\x80\x80", b"\xf0\x9f\x98"]
+CONTROL = [b"\x00", b"\x00" * 8, b"\x01", b"\x07", b"\x1b[31m", b"\x7f", b"\x0c", b"\x0b", b"\r", b"\t",
+           "\u0085".encode(), "\u2028".encode(), "\ufeff".encode(), "\ufffe".encode()]
+YAML_BITS = [b"&a ", b"*a", b"*undefined ", b"!!binary ", b"!!str ", b"!custom ", b"!<tag:x> ", b"? ",
+             b": ", b"- ", b"{", b"}", b"[", b"]", b",", b"|", b">-", b"|9", b"'", b'"', b"#", b"%TAG ! !x\n",
+             b"%YAML 1.1\n", b"%YAML 9.9\n", b"\n---\n", b"\n...\n", b"\n--- |\n", b"<<: *a\n", b"\\", b"\\x",
+             b'"\\ud800"', b'"\\U0010ffff"', b'"\\x00"', b"\n\t", b"  ", b"\n" + b" " * 200]
+
+
+@lru_cache(maxsize=None)
+def corpus_bytes(index: int) -> bytes:
+    return FILES[index].read_bytes()
+
+
+@st.composite
+def corpus_input(draw):
+    data = corpus_bytes(draw(st.integers(0, len(FILES) - 1)))
+    return bytearray(data)
+
+
+def offset(draw, data) -> int:
+    return draw(st.integers(0, max(len(data), 1) - 1)) if data else 0
+
+
+@st.composite
+def truncated(draw):
+    data = draw(corpus_input())
+    return bytes(data[: offset(draw, data)]), "truncated"
+
+
+@st.composite
+def flipped(draw):
+    data = draw(corpus_input())
+    for _ in range(draw(st.integers(1, 8))):
+        i = offset(draw, data)
+        data[i] ^= 1 << draw(st.integers(0, 7))
+    return bytes(data), "byte flips"
+
+
+@st.composite
+def inserted(draw):
+    data = draw(corpus_input())
+    pool = draw(st.sampled_from(["invalid utf-8", "control", "yaml"]))
+    choices = {"invalid utf-8": INVALID_UTF8, "control": CONTROL, "yaml": YAML_BITS}[pool]
+    for _ in range(draw(st.integers(1, 4))):
+        i = offset(draw, data)
+        data[i:i] = draw(st.sampled_from(choices))
+    return bytes(data), f"inserted {pool}"
+
+
+@st.composite
+def cut_and_spliced(draw):
+    """A slice of one corpus file pasted into another: valid lines in the wrong place."""
+    a, b = draw(corpus_input()), draw(corpus_input())
+    i, j = offset(draw, a), offset(draw, b)
+    k = min(len(b), j + draw(st.integers(0, 2000)))
+    return bytes(a[:i] + b[j:k] + a[i:]), "spliced"
+
+
+@st.composite
+def random_bytes(draw):
+    return draw(st.binary(max_size=2000)), "random bytes"
+
+
+@st.composite
+def random_text(draw):
+    alphabet = st.sampled_from(list("abc:-#&*!|>{}[],'\"?% \t\n\r.0123456789") + ["---\n", "...\n", "\u00e9", "\U0001f389"])
+    return "".join(draw(st.lists(alphabet, max_size=400))).encode("utf-8", "surrogatepass"), "random yaml-ish text"
+
+
+DOC = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: nginx\n"
+
+
+@st.composite
+def extreme(draw):
+    size = draw(st.sampled_from([10_000, 200_000, 2_000_000]))
+    which = draw(st.sampled_from(["long value", "long key", "long comment", "long line no newline",
+                                  "deep flow", "deep block", "alias bomb", "many documents", "many aliases"]))
+    if which == "long value":
+        data = DOC + b"  annotations: {x: " + b"v" * size + b"}\n"
+    elif which == "long key":
+        data = DOC.replace(b"  name: p\n", b"  name: p\n  labels: {" + b"k" * size + b": v}\n")
+    elif which == "long comment":
+        data = b"# " + b"c" * size + b"\n" + DOC
+    elif which == "long line no newline":
+        data = b"a" * size
+    elif which == "deep flow":
+        depth = size // 100
+        data = DOC + b"  x: " + b"[" * depth + b"]" * depth + b"\n"
+    elif which == "deep block":
+        depth = min(size // 100, 5000)
+        data = DOC + b"".join(b" " * (4 + i) + b"k:\n" for i in range(depth)) + b" " * (4 + depth) + b"v\n"
+        data = data.replace(b"    image: nginx\n", b"    image: nginx\n    env:\n", 1)
+    elif which == "alias bomb":
+        levels = [b"a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"]
+        for i in range(1, 12):
+            levels.append(f"a{i}: &a{i} [".encode() + b", ".join([f"*a{i - 1}".encode()] * 10) + b"]\n")
+        data = DOC + b"  bomb:\n" + b"".join(b"    " + line for line in levels)
+        data = data.replace(b"  bomb:\n", b"bomb:\n")
+    elif which == "many documents":
+        data = (b"---\n" + DOC) * (size // len(DOC) // 10 + 1)
+    else:
+        data = DOC + b"  labels: &l {a: b}\n" + b"".join(f"x{i}: *l\n".encode() for i in range(size // 100))
+    return data, which
+
+
+INPUTS = st.one_of(truncated(), flipped(), inserted(), cut_and_spliced(), random_bytes(), random_text(), extreme())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_tally():
+    yield
+    TALLY.report()
+
+
+@lru_cache(maxsize=None)
+def config_path(name: str) -> str:
+    path = CONFIG_DIR / f"{name}.yaml"
+    path.write_text(CONFIGS[name], encoding="utf-8")
+    return str(path)
+
+
+def well_formed(data: bytes) -> bool:
+    try:
+        for _ in yaml.compose_all(data.decode("utf-8"), Loader=yaml.CSafeLoader):
+            pass
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
+
+
+@fuzz_settings(ci_examples=120)
+@given(INPUTS, st.sampled_from(sorted(CONFIGS)))
+def test_any_bytes_give_valid_output_or_one_clean_error_line(case, config):
+    data, how = case
+    TALLY.add("inputs")
+    outcome = run_in_process(["run", "-c", config_path(config)], data)
+    context = f"{how}, config {config}, {len(data)} bytes"
+    assert "Traceback" not in outcome.err, f"{context}: {outcome.err}"
+    if outcome.code != 0:
+        assert_clean_error(outcome, context)
+        TALLY.add(f"clean error (exit {outcome.code})")
+        return
+    assert all(line.startswith("postrender: warning: ") for line in outcome.err_lines), f"{context}: {outcome.err}"
+    if config == "no-rules":
+        assert outcome.out == data, f"{context}: no rules, but the output differs from the input"
+    assert well_formed(outcome.out), f"{context}: exit 0 but the output is not well-formed YAML"
+    TALLY.add("exit 0")
+    if not well_formed(data):
+        # postrender validates document by document; count what libyaml on the whole stream refuses.
+        TALLY.add("exit 0 on input PyYAML refuses as one stream")

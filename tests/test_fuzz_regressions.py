@@ -1,0 +1,115 @@
+"""Bugs the fuzz tests found (tests/test_fuzz_streams.py, tests/test_fuzz_bytes.py), minimized.
+
+Each case is the smallest input that showed the bug, run as a real process; the expected
+output is the input with exactly the intended edits (``replaced``), or the exact error line.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import write_config
+
+# An anchored mapping and scalar, aliased elsewhere: an edit through them cannot be spliced into
+# the text, so the document is re-emitted (postrender/roundtrip.py).
+ANCHORED = """\
+# comment before the marker
+---
+# Source: app/templates/web.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: &labels
+    app: web
+spec:
+  selector:
+    matchLabels: *labels
+  template:
+    metadata:
+      labels: *labels
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        imagePullPolicy: &policy Always
+        env:
+        - name: FLAG
+          value: y
+      - name: sidecar
+        image: busybox
+        imagePullPolicy: *policy
+...
+"""
+POLICY = "rules:\n  - imagePullPolicy: {policy: IfNotPresent}\n"
+LABEL = 'rules:\n  - patch:\n      strategicMerge:\n        metadata: {labels: {team: "on"}}\n'
+NOTHING = "rules: []\n"
+
+
+def replaced(text: str, *edits: tuple[str, str]) -> str:
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+OUTPUT_CASES = [
+    pytest.param(
+        ANCHORED, POLICY,
+        replaced(ANCHORED, ("imagePullPolicy: &policy Always", "imagePullPolicy: IfNotPresent"),
+                 ("imagePullPolicy: *policy", "imagePullPolicy: IfNotPresent")),
+        # Was: the comment before '---' and the '...' line dropped, and `value: y` (a string to
+        # ruamel, a boolean to Kubernetes/go-yaml v2) rewritten as `value: true`.
+        id="reemit-keeps-comment-before-marker-end-marker-and-untouched-y",
+    ),
+    pytest.param(
+        ANCHORED, LABEL,
+        replaced(ANCHORED, ("  labels: &labels\n    app: web\n", '  labels:\n    app: web\n    team: "on"\n'),
+                 ("    matchLabels: *labels\n", "    matchLabels: &labels\n      app: web\n")),
+        # Was: "internal error: could not write the changes" -- the label went into the shared
+        # mapping, so the selector and the pod labels changed too, and the check refused it.
+        id="reemit-change-at-an-anchor-leaves-the-aliases-alone",
+    ),
+    pytest.param(
+        ANCHORED.replace("\n", "\r\n"), POLICY,
+        replaced(ANCHORED, ("imagePullPolicy: &policy Always", "imagePullPolicy: IfNotPresent"),
+                 ("imagePullPolicy: *policy", "imagePullPolicy: IfNotPresent")).replace("\n", "\r\n"),
+        id="reemit-crlf",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stream", "rules", "expected"), OUTPUT_CASES)
+def test_fixed_output(cli, tmp_path, stream, rules, expected):
+    result = cli(["-c", str(write_config(tmp_path, rules))], stdin=stream.encode())
+    assert (result.code, result.err) == (0, "")
+    assert result.text == expected
+    # The data the rule did not touch reads as before (YAML 1.1, as Kubernetes reads it).
+    assert yaml.safe_load(result.text)["spec"]["selector"] == yaml.safe_load(stream)["spec"]["selector"]
+
+
+POD = b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: nginx\n"
+ERROR_CASES = [
+    # Was: "internal error: ReaderError: ..." over two lines.  libyaml refuses these characters
+    # in its reader, which raises a ReaderError (no line/column marks), not a MarkedYAMLError.
+    pytest.param(b"\x00", POLICY,
+                 "document 1, line 1: invalid YAML: unacceptable character #x0000 (control characters are not allowed)",
+                 id="nul-byte-alone"),
+    pytest.param(POD.replace(b"name: p", b'name: "p\x00"'), NOTHING,
+                 "document 1, line 4: invalid YAML: unacceptable character #x0000 (control characters are not allowed)",
+                 id="nul-in-a-value-no-rules"),
+    pytest.param(b"---\n" + POD + b"---\n# Source: c/t.yaml\n" + POD.replace(b"name: p", b"name: p\x07"), POLICY,
+                 "document 2 (c/t.yaml), line 15: invalid YAML: unacceptable character #x0007 (control characters are not allowed)",
+                 id="bell-in-second-document"),
+    pytest.param(POD + "  x: \ufffe\n".encode(), POLICY,
+                 "document 1, line 9: invalid YAML: unacceptable character #xfffe (control characters are not allowed)",
+                 id="noncharacter-fffe"),
+]
+
+
+@pytest.mark.parametrize(("stream", "rules", "message"), ERROR_CASES)
+def test_fixed_clean_error(cli, tmp_path, stream, rules, message):
+    result = cli(["-c", str(write_config(tmp_path, rules))], stdin=stream)
+    assert (result.code, result.out) == (3, b"")
+    assert result.err == f"postrender: error: {message}; fix the chart or manifest that produced this document\n"
