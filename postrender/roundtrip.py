@@ -131,7 +131,9 @@ def _reemit_content(doc, text: str, new, explicit: bool) -> str:
     seq_indent = layout.step if not layout.indentless else 0
     yaml.indent(mapping=layout.step, sequence=seq_indent + 2, offset=seq_indent)
     yaml.explicit_start = explicit
-    data = yaml.load(text)
+    # ruamel keeps the '\r' of a CRLF comment line in the comment; the newline swap below would
+    # then write '\r\r\n' (an extra blank line).  Load LF text, write the document's newline.
+    data = yaml.load(text.replace("\r\n", "\n"))
     data = _sync(data, new, doc.original_obj(), _shared(data))
     out = io.StringIO()
     yaml.dump(data, out)
