@@ -210,6 +210,25 @@ def test_reproduction(case):
     assert run_stream(config, once).output == once
 
 
+# Line endings: a CRLF copy of a stream gives the CRLF copy of the LF output, and is idempotent.
+# Was: the re-emit fallback (json6902 replacing all of metadata.labels) wrote '\r\r\n' after
+# each comment line of a CRLF document (an extra blank line) on 9 of the 15 corpus files.
+CRLF_INPUTS = [p for p in CORPUS_FILES if p.name.startswith(("helm-metrics-server", "dashboard"))]
+CRLF_INPUTS += [DATA / "pull-secret-input.yaml"]
+CRLF_CASES = [(name, path) for name in ("patch-json6902", "pullSecret", "resources", "standard") for path in CRLF_INPUTS]
+
+
+@pytest.mark.parametrize("name,path", CRLF_CASES, ids=[f"{n}-{p.name}" for n, p in CRLF_CASES])
+def test_crlf_stream_gives_the_crlf_output(name, path):
+    data = path.read_bytes()
+    assert b"\r" not in data
+    config = config_for(name)
+    lf = run_stream(config, data).output
+    crlf = run_stream(config, data.replace(b"\n", b"\r\n")).output
+    assert crlf == lf.replace(b"\n", b"\r\n"), _first_difference(lf, crlf.replace(b"\r\n", b"\n"))
+    assert run_stream(config, crlf).output == crlf
+
+
 def test_a_different_resource_of_the_same_name_is_kept_and_reported():
     stream = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: registry-mirror\ndata:\n  mirror: other\n"
     result = run_stream(config_for("resources"), stream)
