@@ -35,7 +35,7 @@ LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this 
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
 
 
-from .runner import _load, _normalise_argv, _read_input, _run, _State, boundary, finish_krm  # noqa: E402  (shared with the fast path)
+from .runner import _load, _normalise_argv, _read_input, _run, _State, boundary, run  # noqa: E402  (shared with the fast path)
 
 
 @app.command("run")
@@ -50,10 +50,10 @@ def run_cmd(
     input_path: str = InputOpt,
 ):
     """Read manifests, apply the config's rules, write the result (the default command)."""
-    cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, explain)
-    if krm_mode is not None:
-        raise typer.Exit(finish_krm(krm_mode, result, cfg, output))
-    write_output(result.output, output)
+    code = run({"config": config, "values": values or [], "set_": set_ or [], "set_file": set_file or [],
+                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain})
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("diff")

@@ -1,23 +1,42 @@
 """The pure pipeline: bytes -> documents -> rules -> bytes.
 
 ``run_stream`` parses the stream, validates every document (libyaml, in C), applies the rules in
-order and renders the output.  It never writes anything: the CLI decides what to do with the
-result, so a failure anywhere leaves stdout empty.
+order and renders the output.  It never writes anything the caller can see before the end:
+``run_into`` writes into a sink the caller discards on failure (a temporary file renamed over
+``-o`` or spooled and copied to stdout), so a failure anywhere leaves stdout empty.
+
+Memory (issue 7).  When every rule works document by document (the ``PER_DOCUMENT_RULES``
+below), the stream is read, edited and written in batches of about ``BATCH_BYTES``: peak memory
+follows the largest document, not the stream.  Rules that need the whole stream (pullSecret and
+resources add documents unless already present, pullSecretReferences looks for Secrets anywhere,
+imagePullSecrets matches ServiceAccounts to the pods that run as them) get every document at
+once, as text plus whatever they parse; the output is still written document by document.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 from .config import Config
 from .errors import CheckFailed, RuleError
 from .rules.base import Change, RunContext
-from .stream import Stream, parse_stream
+from .stream import DocumentReader, Stream, StreamWriter
+
+# Rules whose apply() looks at one document at a time and keeps no state across documents
+# (only ctx.changes/warnings/failures, which accumulate the same over batches).  A rule not
+# listed here is given the whole stream.  Checked by tests/test_resource_bombs.py, which runs
+# each listed rule batched and whole and compares.
+PER_DOCUMENT_RULES = frozenset({"imagePullPolicy", "registryRewrite", "images", "allowedRegistries", "patch"})
+# Text per batch in the per-document mode.  Parsed nodes and data take ~10-30x the text, so
+# 1 MiB of small documents is ~30 MB of objects: well inside the 300 MB bound for any stream,
+# and large enough that the per-batch loop costs nothing measurable.
+BATCH_BYTES = 1 << 20
 
 
 @dataclass
 class RunResult:
-    output: bytes
+    output: bytes | None
     stream: Stream
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -29,48 +48,120 @@ def _compare(op: str, count: int, expected: int) -> bool:
             ">": count > expected, "<": count < expected}[op]
 
 
+def _check_expect(rule, count: int) -> None:
+    op, expected = rule.expect
+    if not _compare(op, count, expected):
+        raise CheckFailed(
+            f"{rule.label()}: expected {op if op != '==' else ''}{expected} matching resources, matched {count}"
+        )
+
+
+def per_document(config: Config) -> bool:
+    return all(rule.name in PER_DOCUMENT_RULES for rule in config.rules)
+
+
 def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:
-    stream = parse_stream(data)
-    for doc in stream.documents:
-        doc.validate()
+    """The whole stream in memory (diff, images, KRM): output bytes and every document."""
+    out = io.BytesIO()
+    result = run_into(config, [data], out, explain=explain, keep_documents=True)
+    result.output = out.getvalue()
+    return result
+
+
+def run_into(config: Config, chunks, sink, explain: bool = False, keep_documents: bool = False) -> RunResult:
+    """Read the stream from an iterable of byte chunks, write the output into ``sink``."""
+    reader = DocumentReader(chunks)
     ctx = RunContext(config.variables, config.pod_specs, config.image_fields, explain=explain)
-    documents = stream.documents
-    for rule in config.rules:
+    if keep_documents or not per_document(config):
+        documents = _apply(config, list(reader), ctx, expect_now=True)
+        tally = _Removals()
+        tally.add(documents)
+        tally.refuse_emptied()
+        writer = StreamWriter(sink, reader.bom)
+        for doc in documents:
+            writer.write(doc.render())
+        warnings = [w for d in documents for w in d.warnings]
+        stream = Stream(documents, bom=reader.bom)
+    else:
+        counts = [0] * len(config.rules)
+        tally = _Removals()
+        warnings = []
+        writer = None
+        batch: list = []
+        size = 0
+        for doc in reader:
+            batch.append(doc)
+            size += len(doc.text)
+            if size >= BATCH_BYTES:
+                writer = _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader)
+                batch, size = [], 0
+        writer = _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader)
+        for rule, count in zip(config.rules, counts):
+            if rule.expect is not None:
+                _check_expect(rule, count)
+        tally.refuse_emptied()
+        stream = Stream([], bom=reader.bom)
+    # Check failures do not stop rendering here: the CLI prints them and withholds the output,
+    # the KRM function reports them as results.
+    return RunResult(None, stream, ctx.changes, warnings + ctx.warnings, ctx.failures)
+
+
+def _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader):
+    if writer is None:  # the BOM is known once the first chunk is read
+        writer = StreamWriter(sink, reader.bom)
+    documents = _apply(config, batch, ctx, expect_now=False, counts=counts)
+    tally.add(documents)
+    for doc in documents:
+        writer.write(doc.render())
+        warnings.extend(doc.warnings)
+    return writer
+
+
+def _apply(config, documents, ctx, expect_now: bool, counts=None):
+    for doc in documents:
+        doc.validate()
+    for i, rule in enumerate(config.rules):
         # Count what the rule matches *before* it runs: a patch may delete or rename what it
         # matched (issue 5: "how many resources a patch matched").
         count = sum(1 for _ in rule.select(documents)) if rule.expect is not None else 0
         documents = rule.apply(documents, ctx)
         if rule.expect is not None:
-            op, expected = rule.expect
-            if not _compare(op, count, expected):
-                raise CheckFailed(
-                    f"{rule.label()}: expected {op if op != '==' else ''}{expected} matching resources, matched {count}"
-                )
-    stream.documents = documents
-    _refuse_emptied(stream)
-    warnings = [w for d in documents for w in d.warnings] + ctx.warnings
-    # Check failures do not stop rendering here: the CLI prints them and withholds the output,
-    # the KRM function reports them as results.
-    output = stream.to_bytes()
-    return RunResult(output, stream, ctx.changes, warnings, ctx.failures)
+            if expect_now:
+                _check_expect(rule, count)
+            else:
+                counts[i] += count
+    return documents
 
 
-def _refuse_emptied(stream: Stream) -> None:
-    """Rules that delete every resource are an error, not an empty success.
+class _Removals:
+    """What rules removed, counted batch by batch, for :meth:`refuse_emptied`."""
 
-    Helm 4 fails on empty post-renderer output with a message that does not name the cause, and
-    in a pipe an empty stream makes `kubectl apply` a silent no-op; so say what happened here.
-    Only runs when something was removed: an input that was empty to begin with (Helm 3 with
-    --output-dir sends nothing) stays empty with exit 0.
-    """
-    removed = [d for d in stream.documents if d.removed]
-    if not removed:
-        return
-    if any(not d.void and not d.removed for d in stream.documents):
-        return
-    first = removed[0]
-    raise RuleError(
-        f"the rules removed all {len(removed)} resource(s), starting with {first.where()}; refusing to "
-        "write an empty stream (Helm 4 rejects empty post-renderer output): narrow the target of "
-        "the patch that uses `$patch: delete`"
-    )
+    def __init__(self):
+        self.removed = 0
+        self.first: str | None = None  # how messages name the first removed document
+        self.kept = False               # some YAML document survives
+
+    def add(self, documents) -> None:
+        for d in documents:
+            if d.removed:
+                self.removed += 1
+                if self.first is None:
+                    self.first = d.where()
+            elif not d.void:
+                self.kept = True
+
+    def refuse_emptied(self) -> None:
+        """Rules that delete every resource are an error, not an empty success.
+
+        Helm 4 fails on empty post-renderer output with a message that does not name the cause, and
+        in a pipe an empty stream makes `kubectl apply` a silent no-op; so say what happened here.
+        Only runs when something was removed: an input that was empty to begin with (Helm 3 with
+        --output-dir sends nothing) stays empty with exit 0.
+        """
+        if not self.removed or self.kept:
+            return
+        raise RuleError(
+            f"the rules removed all {self.removed} resource(s), starting with {self.first}; refusing to "
+            "write an empty stream (Helm 4 rejects empty post-renderer output): narrow the target of "
+            "the patch that uses `$patch: delete`"
+        )

@@ -9,6 +9,7 @@ functions here, so the behaviour of ``run`` is one piece of code.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,15 +22,46 @@ class _State:
     diagnostics = Diagnostics()
 
 
+# SIGTERM (kubectl/helm timeouts, `timeout`, container stop) ends the run like Ctrl-C does:
+# temporary files removed, one line on stderr, nothing on stdout; exit 128+15 as a shell would.
+EXIT_TERMINATED = 143
+# Bytes read before deciding between a manifest stream and a KRM ResourceList.
+_PEEK = 65536
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler; a BaseException so no ``except Exception`` swallows it."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def _read_input(path: str) -> bytes:
+    fh = _open_input(path)
+    try:
+        return fh.read()
+    finally:
+        _close_input(fh)
+
+
+def _close_input(fh) -> None:
+    if sys.stdin is None or fh is not sys.stdin.buffer:
+        fh.close()
+
+
+def _open_input(path: str):
+    """A binary file to read the stream from (stdin unless --input names a file)."""
     if path and path != "-":
         try:
-            return Path(path).read_bytes()
+            return open(path, "rb")
         except OSError as exc:
             raise UsageError(f"{path}: cannot read input: {exc.strerror}") from None
     if sys.stdin is None:
-        return b""
-    return sys.stdin.buffer.read()
+        import io
+
+        return io.BytesIO(b"")
+    return sys.stdin.buffer
 
 
 def _load(config, values, sets, set_files, log_file):
@@ -41,24 +73,41 @@ def _load(config, values, sets, set_files, log_file):
     return cfg
 
 
-def _run(config, values, sets, set_files, log_file, input_path, explain):
-    """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input)."""
-    from .pipeline import run_stream
+def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None):
+    """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input).
 
-    data = _read_input(input_path)
-    if b"ResourceList" in data[:65536]:
-        from . import krm
+    With a sink the stream is read in chunks and the output written into the sink (the run
+    command); without one the whole stream is kept and the RunResult holds output bytes and
+    documents (the images command).
+    """
+    from .pipeline import run_into, run_stream
+    from .stream import chunks_of
 
-        if krm.is_resource_list(data):
-            # A KRM function call (kustomize/kpt run it with no arguments): the config is the
-            # ResourceList's functionConfig, so a config file is optional here.
-            from .config import DEFAULT_FILE, ENV_CONFIG
+    fh = _open_input(input_path)
+    try:
+        head = fh.read(_PEEK)
+        if b"ResourceList" in head:
+            from . import krm
 
-            explicit = config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_FILE).exists()
-            cfg = _load(config, values, sets, set_files, log_file) if explicit else None
-            return cfg, krm, data
-    cfg = _load(config, values, sets, set_files, log_file)
-    result = run_stream(cfg, data, explain=explain)
+            data = head + fh.read()
+            if krm.is_resource_list(data):
+                # A KRM function call (kustomize/kpt run it with no arguments): the config is the
+                # ResourceList's functionConfig, so a config file is optional here.
+                from .config import DEFAULT_FILE, ENV_CONFIG
+
+                explicit = config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_FILE).exists()
+                cfg = _load(config, values, sets, set_files, log_file) if explicit else None
+                return cfg, krm, data
+            chunks = [data]
+        else:
+            chunks = _chain(head, chunks_of(fh))
+        cfg = _load(config, values, sets, set_files, log_file)
+        if sink is None:
+            result = run_stream(cfg, b"".join(chunks), explain=explain)
+        else:
+            result = run_into(cfg, chunks, sink, explain=explain)
+    finally:
+        _close_input(fh)
     diag = _State.diagnostics
     for warning in result.warnings:
         diag.emit(f"postrender: warning: {warning}")
@@ -70,6 +119,11 @@ def _run(config, values, sets, set_files, log_file, input_path, explain):
             diag.emit(f"postrender: check failed: {failure}")
         raise _CheckExit(len(result.failures))
     return cfg, None, result
+
+
+def _chain(head: bytes, rest):
+    yield head
+    yield from rest
 
 
 def finish_krm(krm, data: bytes, cfg, output: str | None) -> int:
@@ -146,19 +200,49 @@ def parse_run_args(argv: list[str]) -> dict | None:
     return opts
 
 
+def _open_sink(path: str | None):
+    from .sink import OutputSink
+
+    try:
+        return OutputSink(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write output: {exc.strerror}") from None
+
+
 def run(opts: dict) -> int:
-    cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
-                                 opts["log_file"], opts["input_path"], opts["explain"])
-    if krm_mode is not None:
-        return finish_krm(krm_mode, result, cfg, opts["output"])
-    write_output(result.output, opts["output"])
+    """The run command: output goes to stdout or ``-o`` only once every document succeeded."""
+    with _open_sink(opts["output"]) as sink:
+        cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
+                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink)
+        if krm_mode is not None:
+            sink.discard()
+            return finish_krm(krm_mode, result, cfg, opts["output"])
+        sink.commit()
     return 0
 
 
 def boundary(fn, debug: bool) -> int:
     """Run fn, turning every failure into one line on stderr and an exit code."""
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main thread (an embedding program): leave it
+        previous = None
+    try:
+        return _guarded(fn, debug)
+    finally:
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGTERM, previous)
+            except (ValueError, OSError):
+                pass
+
+
+def _guarded(fn, debug: bool) -> int:
+    try:
         return fn()
+    except Terminated:
+        _State.diagnostics.emit("postrender: terminated (SIGTERM); no output written")
+        return EXIT_TERMINATED
     except PostrenderError as exc:
         _State.diagnostics.emit(f"postrender: error: {exc.message}")
         if debug:

@@ -16,15 +16,38 @@ kept as a *void* segment that is written back verbatim and never edited.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from .document import Document
 from .errors import InputError
 
-_MARKER = re.compile(r"^(---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
+_MARKER = r"^(---|\.\.\.)(?=[ \t\r\n]|\Z)"
 # Only comments, blank lines and directives: text that carries no document of its own.
-_NO_CONTENT = re.compile(r"\A(?:[ \t]*(?:#[^\r\n]*)?(?:\r?\n|\Z)|%[^\r\n]*(?:\r?\n|\Z))*\Z")
+_NO_CONTENT = r"\A(?:[ \t]*(?:#[^\r\n]*)?(?:\r?\n|\Z)|%[^\r\n]*(?:\r?\n|\Z))*\Z"
+# The same patterns for text (str) and for raw input (bytes): both are ASCII-only, and no UTF-8
+# multi-byte sequence contains an ASCII byte, so cutting bytes cuts exactly where text would.
+_PATTERNS = {
+    str: (re.compile(_MARKER, re.MULTILINE), re.compile(_NO_CONTENT)),
+    bytes: (re.compile(_MARKER.encode(), re.MULTILINE), re.compile(_NO_CONTENT.encode())),
+}
 BOM = "\ufeff"
+BOM_BYTES = BOM.encode("utf-8")
+# Input is read in chunks of this size: memory then follows the largest document, not the
+# stream (issue 7: a 200 MB stream of small documents must not need a multiple of 200 MB).
+READ_CHUNK = 1 << 20
+# A document larger than this is refused while it is being read, so memory stays bounded by a
+# few times this size whatever the input.  No Kubernetes object comes near it: etcd stores at
+# most 1.5 MiB per object and the API server refuses request bodies over 3 MB; the largest
+# real CRDs are ~1-2 MB.  A 100 MB scalar is refused in about a second (issue 7).
+MAX_DOCUMENT_BYTES = 16 << 20
+
+
+class DocumentTooLarge(Exception):
+    def __init__(self, line: int, head):
+        super().__init__(line)
+        self.line = line    # 1-based line of the stream where the document starts
+        self.head = head    # its first bytes, to find a '# Source:' comment
 
 
 @dataclass
@@ -34,86 +57,210 @@ class Stream:
     warnings: list[str] = field(default_factory=list)
 
     def to_bytes(self) -> bytes:
-        parts: list[str] = []
+        import io
+
+        out = io.BytesIO()
+        writer = StreamWriter(out, self.bom)
         for d in self.documents:
-            piece = d.render()
-            # A document added by a rule starts with its own '---' line; when the input's last
-            # document has no final newline, that marker must still start a line of its own.
-            if piece and parts and not parts[-1].endswith("\n"):
-                crlf = "\r\n" in parts[-1] and not parts[-1].endswith("\r")
-                parts.append("\r\n" if crlf else "\n")
-            if piece:
-                parts.append(piece)
-        text = "".join(parts)
-        return ((BOM if self.bom else "") + text).encode("utf-8")
+            writer.write(d.render())
+        return out.getvalue()
 
     def yaml_documents(self) -> list[Document]:
         return [d for d in self.documents if not d.void]
 
 
+class StreamWriter:
+    """Writes rendered documents one by one (no joined copy of the whole output)."""
+
+    def __init__(self, sink, bom: bool):
+        self.sink = sink
+        self.started = False
+        self.ends_with_newline = True
+        self.crlf = False
+        if bom:
+            sink.write(BOM_BYTES)
+
+    def write(self, piece: str) -> None:
+        if not piece:
+            return
+        # A document added by a rule starts with its own '---' line; when the input's last
+        # document has no final newline, that marker must still start a line of its own.
+        if self.started and not self.ends_with_newline:
+            self.sink.write(b"\r\n" if self.crlf else b"\n")
+        self.sink.write(piece.encode("utf-8"))
+        self.started = True
+        self.ends_with_newline = piece.endswith("\n")
+        self.crlf = "\r\n" in piece and not piece.endswith("\r")
+
+
+class Splitter:
+    """Cuts a stream fed in chunks into (segment, first_line, is_document, offset) tuples.
+
+    Works on ``str`` or ``bytes`` alike.  Only complete lines are examined (a marker's look-ahead
+    needs the character after it), and a chunk without a newline is only stored: a 100 MB
+    single-line scalar is joined once, not once per chunk.
+    """
+
+    def __init__(self, kind: type = str, limit: int | None = None):
+        self._limit = limit                # refuse a segment longer than this (DocumentTooLarge)
+        self._size = 0                     # length of pending + tail
+        self._marker, self._no_content = _PATTERNS[kind]
+        self._empty = kind()
+        self._nl = "\n" if kind is str else b"\n"
+        self._pending: list = []           # complete lines of the segment being built
+        self._pending_content = False      # ... holding more than comments/directives/blanks
+        self._pending_has_start = False    # ... already holding its '---' line
+        self._tail: list = []              # an incomplete last line
+        self._line = 1                     # 1-based line where the pending segment starts
+        self.offset = 0                    # stream offset of the pending segment
+
+    def feed(self, chunk) -> list:
+        if not chunk:
+            return []
+        self._size += len(chunk)
+        cut = chunk.rfind(self._nl)
+        if cut < 0:
+            self._tail.append(chunk)
+            self._check()
+            return []
+        region = self._empty.join(self._tail + [chunk[: cut + 1]]) if self._tail else chunk[: cut + 1]
+        self._tail = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
+        out = self._scan(region)
+        self._check()
+        return out
+
+    def _check(self) -> None:
+        if self._limit is not None and self._size > self._limit:
+            head = (self._pending or self._tail or [self._empty])[0][:4096]
+            raise DocumentTooLarge(self._line, head)
+
+    def finish(self) -> list:
+        out = []
+        if self._tail:
+            region = self._empty.join(self._tail)
+            self._tail = []
+            out = self._scan(region)
+        if self._pending:
+            out.append(self._emit(self._pending_has_start or self._pending_content))
+        return out
+
+    def _add(self, piece) -> None:
+        if piece:
+            self._pending.append(piece)
+            if not self._pending_content and not self._no_content.match(piece):
+                self._pending_content = True
+
+    def _emit(self, is_doc: bool):
+        seg = self._empty.join(self._pending)
+        if self._limit is not None and len(seg) > self._limit:
+            raise DocumentTooLarge(self._line, seg[:4096])
+        self._size -= len(seg)
+        out = (seg, self._line, is_doc, self.offset)
+        self._line += seg.count(self._nl)
+        self.offset += len(seg)
+        self._pending, self._pending_content, self._pending_has_start = [], False, False
+        return out
+
+    def _scan(self, text) -> list:
+        out = []
+        pos = 0  # start of text not yet added to the pending segment
+        for m in self._marker.finditer(text):
+            if len(m.group(1)) == 3 and m.group(1)[:1] in ("-", b"-"):
+                self._add(text[pos : m.start()])
+                pos = m.start()
+                if self._pending_has_start or self._pending_content:
+                    out.append(self._emit(True))
+                # else: comments/directives before this '---' prefix the coming document
+                self._pending_has_start = True
+            else:  # '...': ends the current document, the marker line stays with it
+                self._add(text[pos : m.start()])
+                has_doc = self._pending_has_start or self._pending_content
+                eol = text.find(self._nl, m.end())
+                end = len(text) if eol < 0 else eol + 1
+                self._pending.append(text[m.start() : end])
+                # A bare '...' with nothing before it: keep the text, it has no document.
+                out.append(self._emit(has_doc))
+                pos = end
+        self._add(text[pos:])
+        return out
+
+
 def _has_content(text: str) -> bool:
-    return not _NO_CONTENT.match(text)
+    return not _PATTERNS[str][1].match(text)
 
 
-def decode(data: bytes) -> tuple[str, bool]:
+def decode(data: bytes, offset: int = 0, line: int = 1) -> str:
+    """UTF-8 text of a segment that starts at byte ``offset`` and line ``line`` of the stream."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line += data[: exc.start].count(b"\n")
         raise InputError(
-            f"input: line {line}: the stream is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start});"
+            f"input: line {line}: the stream is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {offset + exc.start});"
             " Kubernetes manifests must be UTF-8: re-encode the file"
         ) from None
-    bom = text.startswith(BOM)
-    if bom:
-        text = text[1:]
-    return text, bom
 
 
 def split(text: str) -> list[tuple[str, int, bool]]:
     """Cut text into (segment, first_line, is_document) triples whose concatenation is text."""
-    segments: list[tuple[str, int, bool]] = []
-    pos = 0          # start of the pending segment
-    pending_has_start = False  # the pending segment already contains its '---' line
-    for m in _MARKER.finditer(text):
-        if m.group(1) == "---":
-            before = text[pos : m.start()]
-            if pending_has_start or _has_content(before):
-                segments.append((before, 0, True))
-                pos = m.start()
-            # else: comments/directives before this '---' prefix the coming document
-            pending_has_start = True
-        else:  # '...': ends the current document, the marker line stays with it
-            eol = text.find("\n", m.end())
-            end = len(text) if eol < 0 else eol + 1
-            body = text[pos:end]
-            if pending_has_start or _has_content(body[: m.start() - pos]):
-                segments.append((body, 0, True))
-            else:
-                # A bare '...' with nothing before it: keep the text, it has no document.
-                segments.append((body, 0, False))
-            pos = end
-            pending_has_start = False
-    rest = text[pos:]
-    if rest:
-        segments.append((rest, 0, pending_has_start or _has_content(rest)))
-    # Line numbers (1-based) where each segment starts, for messages.
-    line = 1
-    numbered = []
-    for seg, _, is_doc in segments:
-        numbered.append((seg, line, is_doc))
-        line += seg.count("\n")
-    return numbered
+    splitter = Splitter(str)
+    return [(seg, line, is_doc) for seg, line, is_doc, _ in splitter.feed(text) + splitter.finish()]
+
+
+class DocumentReader:
+    """Documents of a byte stream read chunk by chunk; ``bom`` is known after the first one."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = chunks
+        self.bom = False
+
+    def __iter__(self) -> Iterator[Document]:
+        splitter = Splitter(bytes, limit=MAX_DOCUMENT_BYTES)
+        index = 0
+        skip = -1  # bytes before the first segment (a BOM); -1 until the first chunk
+        try:
+            for chunk in self._chunks:
+                if skip < 0 and chunk:
+                    skip = 0
+                    if chunk.startswith(BOM_BYTES):
+                        self.bom, skip, chunk = True, len(BOM_BYTES), chunk[len(BOM_BYTES):]
+                for segment in splitter.feed(chunk):
+                    yield self._document(segment, index, skip)
+                    index += segment[2]
+            for segment in splitter.finish():
+                yield self._document(segment, index, skip)
+                index += segment[2]
+        except DocumentTooLarge as exc:
+            raise _too_large(exc, index) from None
+
+    @staticmethod
+    def _document(segment, index: int, skip: int) -> Document:
+        seg, line, is_doc, offset = segment
+        # Offsets in messages count bytes of the input as given, BOM included.
+        text = decode(seg, max(skip, 0) + offset, line)
+        if is_doc:
+            return Document(text, index=index, first_line=line)
+        return Document(text, index=-1, first_line=line, void=True)
+
+
+def _too_large(exc: DocumentTooLarge, index: int) -> InputError:
+    doc = Document(exc.head.decode("utf-8", "replace"), index=index, first_line=exc.line)
+    return InputError(
+        f"{doc.where(exc.line)}: the document is larger than {MAX_DOCUMENT_BYTES >> 20} MiB;"
+        " no Kubernetes object can be that large (etcd stores at most 1.5 MiB):"
+        " check the chart or values that produced it (a file pulled in with .Files.Get?)"
+    )
+
+
+def chunks_of(fh, size: int = READ_CHUNK) -> Iterator[bytes]:
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            return
+        yield chunk
 
 
 def parse_stream(data: bytes) -> Stream:
-    text, bom = decode(data)
-    docs: list[Document] = []
-    index = 0
-    for seg, first_line, is_doc in split(text):
-        if is_doc:
-            docs.append(Document(seg, index=index, first_line=first_line))
-            index += 1
-        else:
-            docs.append(Document(seg, index=-1, first_line=first_line, void=True))
-    return Stream(docs, bom=bom)
+    reader = DocumentReader([data])
+    docs = list(reader)
+    return Stream(docs, bom=reader.bom)

@@ -1,0 +1,226 @@
+"""Resource bombs (issue 7): each is refused with one clean line or processed, within bounds.
+
+Bounds asserted here are generous (slow CI machines); the measured figures are in the report
+and README.  Inputs are generated in tmp_path at test time, never committed.  The full-size
+200 MB stream is not run in CI (it takes minutes with a rule that edits every document);
+reproduce it with::
+
+    python -c "import tests.test_resource_bombs as t; t.small_stream(__import__('pathlib').Path('/tmp/s.yaml'), 200 << 20)"
+    /usr/bin/time -v postrender -c bench/postrender.yaml < /tmp/s.yaml > /dev/null
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from postrender import locate, stream
+from postrender.config import load_config_text
+from postrender.pipeline import BATCH_BYTES, PER_DOCUMENT_RULES, run_into, run_stream
+from tests.conftest import STRESS, write_config
+
+REFUSAL_SECONDS = 10          # measured: < 1 s each
+REFUSAL_RSS_MB = 500          # measured: 18-45 MB
+IPP = "rules:\n  - imagePullPolicy:\n      policy: IfNotPresent\n"
+NONE = "rules: []\n"
+CONTAINERS = "  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx\n"
+
+
+# The child writes its own peak RSS (VmHWM) at exit: ru_maxrss from wait4 would report the
+# pytest process's size, which a spawned child inherits as its starting "maximum" on Linux.
+_REPORT_PEAK = (
+    "import atexit, sys\n"
+    "path = sys.argv.pop(1)\n"
+    "def report():\n"
+    "    with open('/proc/self/status') as s, open(path, 'w') as o:\n"
+    "        o.write(s.read())\n"
+    "atexit.register(report)\n"
+    "from postrender.__main__ import main\n"
+    "main()\n"
+)
+
+
+def run_bounded(args: list[str], stdin_path: Path):
+    """(exit code, stdout, stderr, seconds, peak RSS in MB) of one real postrender process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
+    status = stdin_path.with_suffix(".status")
+    start = time.perf_counter()
+    with open(stdin_path, "rb") as stdin:
+        proc = subprocess.run([sys.executable, "-c", _REPORT_PEAK, str(status), *args], stdin=stdin,
+                              capture_output=True, env=env, timeout=120)
+    seconds = time.perf_counter() - start
+    peak = [line for line in status.read_text().splitlines() if line.startswith("VmHWM:")]
+    rss_mb = int(peak[0].split()[1]) / 1024  # kB
+    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), seconds, rss_mb
+
+
+# ---- generators ---------------------------------------------------------------------------
+
+def laughs(depth: int, kind: str = "Deployment") -> str:
+    """The classic: each level is a list of 10 aliases of the level below (10**depth nodes)."""
+    lines = [f"apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: lol\nspec:", '  a0: &a0 "lol"']
+    for i in range(1, depth + 1):
+        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    return "\n".join(lines) + "\n" + CONTAINERS
+
+
+def wide_laughs(kind: str = "Deployment") -> str:
+    """50,000 aliases of one 50,000-item list: few alias events, 2.5e9 nodes."""
+    items = ", ".join(["1"] * 50_000)
+    refs = ", ".join(["*big"] * 50_000)
+    return f"apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: w\nspec:\n  big: &big [{items}]\n  refs: [{refs}]\n" + CONTAINERS
+
+
+def merge_laughs() -> str:
+    """Merge keys naming one 20,000-key mapping 1,000 times."""
+    keys = ", ".join(f"k{i}: {i}" for i in range(20_000))
+    merges = ", ".join(["*m"] * 1000)
+    return f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: m\nspec:\n  base: &m {{{keys}}}\n  x:\n    <<: [{merges}]\n" + CONTAINERS
+
+
+def deep_flow(depth: int) -> str:
+    return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  x: " + "[" * depth + "]" * depth + "\n" + CONTAINERS
+
+
+def deep_block(depth: int) -> str:
+    """Block nesting, one space per level (10,000 levels is 50 MB of indentation)."""
+    lines = ["apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:"]
+    lines += [" " * (i + 1) + "k:" for i in range(depth)]
+    return "\n".join(lines) + " x\n"
+
+
+def big_scalar(kind: str, megabytes: int) -> str:
+    return (f"# Source: chart/templates/big.yaml\napiVersion: v1\nkind: {kind}\nmetadata:\n  name: big\n"
+            f"data:\n  blob: {'x' * (megabytes << 20)}\n")
+
+
+def small_stream(path: Path, size: int) -> int:
+    """A stream of small Deployments and ConfigMaps (Helm-like), ``size`` bytes; returns the count."""
+    deploy = ("---\n# Source: chart/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+              "  name: web-{i}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n"
+              "        image: nginx:1.25\n")
+    cm = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  key: value-{i}\n"
+    written = count = 0
+    with open(path, "w") as fh:
+        while written < size:
+            piece = (deploy if count % 2 == 0 else cm).format(i=count)
+            fh.write(piece)
+            written += len(piece)
+            count += 1
+    return count
+
+
+# ---- refusals -------------------------------------------------------------------------------
+
+REFUSED = [
+    # (id, input, config rules, words the one-line error must contain)
+    ("billion-laughs-9", lambda: laughs(9), IPP, ["document 1", "aliases expand to more than 100,000 nodes"]),
+    ("billion-laughs-6", lambda: laughs(6), IPP, ["document 1", "billion laughs"]),
+    ("wide-alias", lambda: wide_laughs(), IPP, ["document 1, line 7", "aliases expand"]),
+    ("merge-key-alias", lambda: merge_laughs(), IPP, ["document 1", "aliases expand"]),
+    ("deep-flow-10k", lambda: deep_flow(10_000), NONE, ["document 1, line 6", "nesting depth"]),
+    ("deep-block-1500", lambda: deep_block(1500), NONE, ["document 1", "nesting depth"]),
+    # 10,000 block levels need 50 MB of indentation: the size limit refuses it first.
+    ("deep-block-10k", lambda: deep_block(10_000), NONE, ["document 1, line 1", "16 MiB"]),
+    ("scalar-100mb-touched", lambda: big_scalar("Deployment", 100), IPP, ["document 1 (chart/templates/big.yaml)", "16 MiB"]),
+    ("scalar-100mb-untouched", lambda: big_scalar("ConfigMap", 100), NONE, ["document 1 (chart/templates/big.yaml)", "16 MiB"]),
+]
+
+
+@pytest.mark.parametrize("case_id,make,rules,words", REFUSED, ids=[c[0] for c in REFUSED])
+def test_bomb_is_refused_quickly_with_one_line(tmp_path, case_id, make, rules, words):
+    source = tmp_path / "in.yaml"
+    source.write_text(make())
+    config = write_config(tmp_path, rules)
+    code, out, err, seconds, rss = run_bounded(["-c", str(config)], source)
+    assert code == 3, err
+    assert out == b""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("postrender: error: "), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0]
+    assert seconds < REFUSAL_SECONDS, f"{case_id}: {seconds:.1f} s"
+    assert rss < REFUSAL_RSS_MB, f"{case_id}: {rss:.0f} MB"
+
+
+def test_bomb_in_a_document_no_rule_parses_passes_through_unexpanded(tmp_path):
+    """A ConfigMap is never parsed by imagePullPolicy: the aliases stay aliases, byte for byte."""
+    source = tmp_path / "in.yaml"
+    source.write_text(laughs(9, kind="ConfigMap"))
+    code, out, err, seconds, rss = run_bounded(["-c", str(write_config(tmp_path, IPP))], source)
+    assert (code, err) == (0, "")
+    assert out == source.read_bytes()
+    assert seconds < REFUSAL_SECONDS and rss < REFUSAL_RSS_MB
+
+
+def test_aliases_within_the_budget_are_expanded():
+    text = laughs(4)  # 10**4 nodes: a generous real-world reuse
+    (root,) = locate.parse(text)
+    assert len(locate.to_object(root)["spec"]["a4"]) == 10
+    with pytest.raises(locate.YAMLSyntaxError, match="aliases expand"):
+        (root,) = locate.parse(laughs(5))  # 111,110 nodes through aliases
+        locate.to_object(root)
+
+
+def test_bomb_in_the_config_file_is_a_config_error(tmp_path):
+    body = "vars:\n  a0: &a0 lol\n" + "".join(
+        f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)) + "rules: []\n"
+    config = write_config(tmp_path, body)
+    source = tmp_path / "in.yaml"
+    source.write_text("a: 1\n")
+    code, out, err, seconds, rss = run_bounded(["-c", str(config)], source)
+    assert code == 2 and out == b"" and len(err.splitlines()) == 1, err
+    assert "postrender.yaml" in err and "Traceback" not in err
+    assert seconds < REFUSAL_SECONDS and rss < REFUSAL_RSS_MB
+
+
+# ---- large valid streams: memory follows the largest document, not the stream ---------------
+
+def test_memory_does_not_grow_with_the_stream(tmp_path):
+    """Peak RSS for a 4x longer stream of the same small documents stays about the same."""
+    peaks = {}
+    for label, size, rules in (("small", 1 << 20, IPP), ("large", 4 << 20, IPP), ("pass", 32 << 20, NONE)):
+        source = tmp_path / f"{label}.yaml"
+        small_stream(source, size)
+        code, out, err, seconds, rss = run_bounded(["-c", str(write_config(tmp_path, rules))], source)
+        assert (code, err) == (0, ""), err
+        if rules == NONE:
+            assert out == source.read_bytes()
+        else:
+            assert out.count(b"imagePullPolicy: IfNotPresent") == out.count(b"kind: Deployment")
+        peaks[label] = rss
+    # The slack covers allocator noise, not growth: before streaming, peak RSS was 6x the
+    # stream without rules and ~37x with one (measured figures in the report).
+    assert peaks["large"] < peaks["small"] + 30, peaks
+    assert peaks["pass"] < 100, peaks
+
+
+@pytest.mark.parametrize("rule", sorted(PER_DOCUMENT_RULES))
+def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
+    """Each rule run in small batches gives the whole-stream output byte for byte (stress corpus)."""
+    bodies = {
+        "imagePullPolicy": "  - imagePullPolicy:\n      policy: Always\n",
+        "registryRewrite": "  - registryRewrite:\n      mirrors:\n        - {from: docker.io, to: mirror.local}\n",
+        "images": "  - images:\n      - {name: quay.io/argoproj/argocd, newTag: v9.9.9}\n",
+        "allowedRegistries": "  - allowedRegistries:\n      registries: [docker.io, quay.io, registry.k8s.io]\n      action: warn\n",
+        "patch": ("  - patch:\n      strategicMerge: |\n        metadata:\n          labels:\n            batched: \"yes\"\n"
+                  "    target: {kind: Deployment}\n    expect: '>=1'\n"),
+    }
+    config = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n" + bodies[rule], "t.yaml")
+    data = STRESS.read_bytes()
+    whole = run_stream(config, data)
+    monkeypatch.setattr("postrender.pipeline.BATCH_BYTES", 64 << 10)  # many batches
+    import io
+
+    out = io.BytesIO()
+    batched = run_into(config, stream.chunks_of(io.BytesIO(data), 100_003), out)
+    assert out.getvalue() == whole.output
+    assert batched.warnings == whole.warnings and batched.failures == whole.failures
+    assert whole.output != data or rule == "allowedRegistries"
+    assert BATCH_BYTES >= 64 << 10
