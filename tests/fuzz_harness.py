@@ -106,6 +106,11 @@ class Tally:
 
     def add(self, key: str) -> None:
         self.counts[key] += 1
+        path = os.environ.get("POSTRENDER_FUZZ_STATS")
+        if path and key == "inputs" and self.counts[key] % 500 == 0:
+            # A campaign stopped early still leaves its figures.
+            with open(f"{path}.{self.name}.{os.getpid()}.progress", "w", encoding="utf-8") as fh:
+                fh.write(json.dumps({"test": self.name, **dict(sorted(self.counts.items()))}) + "\n")
 
     def report(self) -> None:
         if not self.counts:
