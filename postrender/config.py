@@ -192,11 +192,11 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
         if not sep:
             raise ConfigError(f"--set-file {key!r}: expected key=path")
         try:
-            size = Path(path).stat().st_size
-            if size > MAX_VARIABLE_BYTES:
-                raise ConfigError(f"--set-file {key}: {path} is {_size(size)}; a variable may be at most"
-                                  f" {_size(MAX_VARIABLE_BYTES)} (Kubernetes rejects objects over 1.5 MiB)")
-            value = Path(path).read_text(encoding="utf-8")
+            data = read_capped(Path(path), MAX_VARIABLE_BYTES)
+            if data is None:
+                raise ConfigError(f"--set-file {key}: {path} is over the limit of {_size(MAX_VARIABLE_BYTES)} for a"
+                                  " variable (Kubernetes rejects objects over 1.5 MiB)")
+            value = data.decode("utf-8")
         except OSError as exc:
             raise ConfigError(f"--set-file {key}: cannot read {path}: {exc.strerror}") from None
         except UnicodeDecodeError:
@@ -207,6 +207,15 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
         forced.add(key.strip())
     variables = deep_merge(variables, cli_layer)
     return variables, _sensitive_values(variables, forced)
+
+
+def read_capped(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than limit.  Reads at most limit + 1 bytes,
+    so a huge file, /dev/zero or an endless pipe costs nothing; pipes stay allowed
+    (``--set-file password=<(pass show registry)``, ``-c <(...)``)."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 def _size(n: int) -> str:
@@ -249,15 +258,18 @@ def _compose(text: str, source: str) -> Located:
     positions: dict = {}
     built: set = set()
     again = 0
+    first_repeated = None
 
     def build(n, path):
-        nonlocal again
+        nonlocal again, first_repeated
         if id(n) in built:  # reached again through an alias
             again += 1
+            first_repeated = first_repeated or n.start_mark
             if again > MAX_ALIAS_EXPANSION:
+                mark = first_repeated
                 raise ConfigError(
-                    f"{source}:{n.start_mark.line + 1}:{n.start_mark.column + 1}: YAML aliases here expand to more than"
-                    f" {MAX_ALIAS_EXPANSION:,} nodes (a 'billion laughs' document?); write the values out instead")
+                    f"{source}:{mark.line + 1}:{mark.column + 1}: aliases repeat the anchor defined here"
+                    f" into more than {MAX_ALIAS_EXPANSION:,} nodes (a 'billion laughs' document?); write the values out")
         else:
             built.add(id(n))
         positions.setdefault(path, (n.start_mark.line, n.start_mark.column))
@@ -286,11 +298,10 @@ def _load_yaml_text(text: str, source: str):
 def _read_text(path: Path, what: str) -> str:
     """A config or values file's text; ConfigError for a missing, huge or non-UTF-8 file."""
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: the {what} is {_size(size)}; the limit is {_size(MAX_CONFIG_BYTES)}"
+        data = read_capped(path, MAX_CONFIG_BYTES)
+        if data is None:
+            raise ConfigError(f"{path}: the {what} is over the limit of {_size(MAX_CONFIG_BYTES)}"
                               " (pass big values with --set-file)")
-        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} not found") from None
     except IsADirectoryError:

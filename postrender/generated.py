@@ -55,9 +55,14 @@ def resolve_template(value: str, config_dir: Path) -> tuple[Path, str]:
 
 def read_template(value: str, config_dir: Path) -> tuple[str, str]:
     """(template text, display name); ValueError with a one-line reason."""
+    from .config import MAX_CONFIG_BYTES, read_capped
+
     path, shown = resolve_template(value, config_dir)
     try:
-        return path.read_text(encoding="utf-8"), shown
+        data = read_capped(path, MAX_CONFIG_BYTES)
+        if data is None:
+            raise ValueError(f"template {shown!r} is over the limit of {MAX_CONFIG_BYTES >> 20} MiB")
+        return data.decode("utf-8"), shown
     except UnicodeDecodeError:
         raise ValueError(f"template {shown!r} is not UTF-8 text") from None
     except OSError as exc:

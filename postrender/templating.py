@@ -45,14 +45,18 @@ MAX_RANGE = 10_000
 # A single ** or * on integers: 4096 bits (1,233 decimal digits) is far beyond any quantity in
 # a manifest, and keeps every integer operation a microsecond C call the deadline need not stop.
 MAX_INT_BITS = 4096
-# Real templates render in milliseconds; 2 s of CPU is a generous margin on a slow CI machine,
-# and bounds what an endless loop costs.  Per render: a patch renders once per resource, but
-# the first refusal ends the run.
-RENDER_CPU_SECONDS = 2.0
+# Real templates render in milliseconds; 1 s of CPU is a hundredfold margin even on a slow CI
+# machine, and bounds what an endless loop costs (Helm waits on us).  Per render: a patch
+# renders once per resource, but the first refusal ends the run.
+RENDER_CPU_SECONDS = 1.0
 # Address space a render may add (Linux, RLIMIT_AS): enough for any template that passes the
 # size caps above many times over, small enough that a runaway cannot push the machine into
 # swap or the OOM killer.
 RENDER_MEMORY_BYTES = 512 * 1024 * 1024
+# Stack frames a render may add.  A macro that calls itself without end otherwise runs into
+# Python's limit of 1000 frames, and Jinja then spends seconds rewriting a 1000-frame traceback;
+# real templates nest a few dozen frames deep (loops, macros, filters).
+RENDER_STACK_FRAMES = 250
 # Globals Jinja adds that have no use in a manifest; lipsum/cycler/joiner are the usual
 # stepping stones of template-injection exploits.
 _REMOVED_GLOBALS = ("lipsum", "cycler", "joiner")
@@ -293,6 +297,13 @@ def _make_environment():
                 raise _CompileRefusal(refusal[0], refusal[1], name, filename)
             return tree
 
+        def getattr(self, obj, attribute):
+            # Jinja refuses most underscore names but lets objects with their own
+            # __getattr__ (namespace()) answer "undefined"; refuse them all the same way.
+            if isinstance(attribute, str) and attribute.startswith("_"):
+                return self.unsafe_undefined(obj, attribute)
+            return super().getattr(obj, attribute)
+
         def call_binop(self, context, operator, left, right):
             return _checked_binop(operator, left, right)
 
@@ -358,6 +369,13 @@ class _Limits:
         def expired(signum, frame):
             raise _Deadline()
 
+        import sys
+
+        depth, frame = 0, sys._getframe()
+        while frame is not None:
+            depth, frame = depth + 1, frame.f_back
+        self.old_recursion = sys.getrecursionlimit()
+        sys.setrecursionlimit(min(self.old_recursion, depth + RENDER_STACK_FRAMES))
         self.old_handler = signal.signal(signal.SIGPROF, expired)
         self.old_timer = signal.setitimer(signal.ITIMER_PROF, RENDER_CPU_SECONDS)
         self.armed = True
@@ -390,8 +408,11 @@ class _Limits:
 
             resource.setrlimit(resource.RLIMIT_AS, self.old_rlimit)
         if self.armed:
+            import sys
+
             signal.setitimer(signal.ITIMER_PROF, 0)
             signal.signal(signal.SIGPROF, self.old_handler)
+            sys.setrecursionlimit(self.old_recursion)
             remaining, interval = self.old_timer
             if remaining or interval:
                 signal.setitimer(signal.ITIMER_PROF, remaining, interval)
