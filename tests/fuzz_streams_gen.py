@@ -7,7 +7,8 @@ result of the rules on plain data, without postrender's code.
 
 Styles: the corpus text verbatim, a block emitter with random indentation, sequence indentation,
 flow collections, plain/single/double/literal scalars, YAML 1.1 spellings of booleans and
-numbers, anchors and aliases for repeated subtrees; JSON documents; comment-only documents.
+numbers, anchors and aliases for repeated subtrees, merge keys (`<<: *base`) in containers; JSON
+documents; comment-only documents.
 Around documents: comments, blank lines, ``---`` (with a comment or a flow body on the marker
 line), ``...``, a ``%YAML 1.1`` directive, no final newline, CRLF, a BOM.
 """
@@ -54,6 +55,18 @@ SPELLINGS = {
     1000.0: ["1000.0", "1.0e+3", "1_000.0", "16:40.0"],
     0.5: ["0.5", ".5", "+0.5", "5.0e-1"],
 }
+
+
+class Merged(dict):
+    """A mapping written with a YAML merge key: ``<<: *base`` plus its own keys.
+
+    It holds all its keys (what SafeLoader reads); ``base`` is the mapping merged in, which the
+    document writes (anchored) before it.
+    """
+
+    def __init__(self, data: dict, base: dict):
+        super().__init__(data)
+        self.base = base
 
 
 @dataclass
@@ -140,6 +153,7 @@ class Emitter:
         self.anchor_p = rng.choice([0.0, 0.5, 1.0])
         self.repeated = repeated
         self.anchors: dict[str, str] = {}
+        self.merge_bases: dict[int, str] = {}   # id(base mapping) -> anchor name
 
     # scalars
     def scalar(self, value, flow: bool) -> str:
@@ -176,9 +190,17 @@ class Emitter:
         return self.scalar(k, True)
 
     # collections
+    def own_items(self, value: dict) -> list[str]:
+        """'<<: *base' for a Merged mapping whose base is written, then the keys of its own."""
+        if isinstance(value, Merged) and id(value.base) in self.merge_bases:
+            own = [(k, v) for k, v in value.items() if k not in value.base or value.base[k] != v]
+            return [("<<", "*" + self.merge_bases[id(value.base)])] + own
+        return list(value.items())
+
     def flow(self, value) -> str:
         if isinstance(value, dict):
-            return "{" + ", ".join(f"{self.key(k)}: {self.flow(v)}" for k, v in value.items()) + "}"
+            return "{" + ", ".join(f"{k}: {v}" if k == "<<" else f"{self.key(k)}: {self.flow(v)}"
+                                   for k, v in self.own_items(value)) + "}"
         if isinstance(value, list):
             return "[" + ", ".join(self.flow(v) for v in value) + "]"
         return self.scalar(value, True)
@@ -203,7 +225,13 @@ class Emitter:
 
         ``col`` is the column of the key (or of the dash); nested block content goes deeper.
         """
-        prefix, alias = self._anchor(value)
+        if isinstance(value, dict) and getattr(self, "next_base", None) is value:
+            name = f"m{len(self.merge_bases)}"
+            self.merge_bases[id(value)] = name
+            self.next_base = None
+            prefix, alias = f"&{name} ", None
+        else:
+            prefix, alias = self._anchor(value)
         if alias:
             return f" {alias}\n"
         if isinstance(value, (dict, list)):
@@ -232,7 +260,12 @@ class Emitter:
 
     def block_map(self, value: dict, col: int) -> str:
         out = []
-        for k, v in value.items():
+        for k, v in self.own_items(value):
+            if k == "<<":
+                out.append(" " * col + f"<<: {v}\n")
+                continue
+            if k == MERGE_BASE_KEY:
+                self.next_base = v
             out.append(" " * col + self.key(k) + ":" + self.after_key(v, col))
         return "".join(out)
 
@@ -277,6 +310,29 @@ def emit_document(obj, rng: random.Random) -> str:
 
 # ---- decorating the data --------------------------------------------------------------------
 
+MERGE_BASE_KEY = "x-fuzz-base"
+_POD_TEMPLATE_SPEC = {"Deployment": ("spec", "template", "spec"), "DaemonSet": ("spec", "template", "spec"),
+                      "Job": ("spec", "template", "spec"), "Pod": ("spec",),
+                      "CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}
+
+
+def with_merge_key(obj: dict, rng: random.Random) -> dict:
+    """The first container's image (and pull policy) come from an anchored mapping via '<<'."""
+    spec = obj
+    for step in _POD_TEMPLATE_SPEC.get(obj.get("kind"), ("-",)):
+        spec = spec.get(step) if isinstance(spec, dict) else None
+    items = spec.get("containers") if isinstance(spec, dict) else None
+    if not isinstance(items, list) or not items or not isinstance(items[0], dict) or "image" not in items[0]:
+        return obj
+    base = {k: items[0][k] for k in ("image", "imagePullPolicy") if k in items[0]}
+    if rng.random() < 0.3:
+        base["imagePullPolicy"] = "Always"   # overridden by the container's own key, if it has one
+        if "imagePullPolicy" not in items[0]:
+            items[0]["imagePullPolicy"] = "Always"
+    items[0] = Merged(items[0], base)
+    return {MERGE_BASE_KEY: base, **obj}   # the anchor comes before its alias
+
+
 def decorate(obj: dict, rng: random.Random) -> dict:
     """A copy with YAML-1.1-tricky strings and scalars where Kubernetes tolerates free data."""
     obj = json.loads(json.dumps(obj))
@@ -294,6 +350,8 @@ def decorate(obj: dict, rng: random.Random) -> dict:
             extra["same"] = {"x": rng.choice(TRICKY_STRINGS)}
             extra["again"] = {"x": extra["same"]["x"]}
         obj["fuzzExtra"] = extra
+    if rng.random() < 0.15:
+        obj = with_merge_key(obj, rng)
     return obj
 
 
