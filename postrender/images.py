@@ -401,6 +401,38 @@ def rewrite_registry(ref: str, mirrors: Iterable[tuple[str, str]]) -> str | None
     return None if result == ref else result
 
 
+def rewrite_registry_chained(ref: str, mirrors: list[tuple[str, str]]) -> str | None:
+    """:func:`rewrite_registry` until no mirror matches, so the result is a fixed point.
+
+    ``busybox -> quay.io/prometheus/busybox`` plus ``quay.io -> mirror/quay`` sends busybox to
+    ``mirror/quay/prometheus/busybox`` in one run; a single rewrite would leave it on quay.io and
+    move it on the *next* run, so re-running postrender on its own output would change it.  A
+    chain is at most ``len(mirrors)`` steps long: :func:`mirror_cycle` refuses longer ones when
+    the config loads.
+    """
+    current = ref
+    for _ in range(len(mirrors)):
+        new = rewrite_registry(current, mirrors)
+        if new is None:
+            break
+        current = new
+    return None if current == ref else current
+
+
+def mirror_cycle(mirrors: list[tuple[str, str]]) -> int | None:
+    """Index of a mirror whose target keeps being rewritten (a cycle), else None."""
+    for i, (_, to) in enumerate(mirrors):
+        probe = normalize_mirror_prefix(to) + "/probe"
+        for _ in range(len(mirrors)):
+            probe = rewrite_registry(probe, mirrors) or ""
+            if not probe:
+                break
+        else:
+            return i
+    return None
+
+
+
 # --- kustomize images: ---------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ one test proves the CLI writes the same bytes.
 
 Not in the table, on purpose, because they are not idempotent by definition (as in kustomize):
 ``images`` with ``tagSuffix`` (appends to the tag every time), JSON6902 ``add`` to ``/-`` (appends
-an item every time), and mirrors whose target is itself a mirrored source.
+an item every time).  Mirrors whose target is itself a mirrored source are in the table: the
+rewrites chain to a fixed point (and cycles are refused at load).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ RULE_CONFIGS = {
       - {from: docker.io, to: mirror.example.com/dockerhub}
       - {from: quay.io, to: mirror.example.com/quay}
       - {from: registry.k8s.io/ingress-nginx, to: mirror.example.com/k8s/ingress-nginx}
+""",
+    "registryRewrite-chained": """\
+- registryRewrite:
+    mirrors:
+      - {from: docker.io/library/busybox, to: quay.io/prometheus/busybox}
+      - {from: registry.k8s.io, to: quay.io/k8s}
+      - {from: quay.io, to: mirror.example.com/quay}
 """,
     "images": """\
 - images:

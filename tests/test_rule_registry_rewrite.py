@@ -96,6 +96,20 @@ CASES = [
         },
         id="stays-on-hub-keeps-the-short-form",
     ),
+    pytest.param(
+        # The docs' example: busybox's replacement lives on quay.io, and all of quay.io is
+        # mirrored, so busybox follows both rewrites in one run (a fixed point: see below).
+        [("docker.io/library/busybox", "quay.io/prometheus/busybox"), ("quay.io", "mirror.local/quay")],
+        {
+            ("Deployment", "web", "spec.template.spec.initContainers[0].image"): "mirror.local/quay/prometheus/busybox:1.36",
+            ("Deployment", "web", f"{C}[0].args[0]"): "--sidecar-image=mirror.local/quay/org/sidecar:v2",
+            ("Deployment", "web", "spec.template.spec.volumes[0].image.reference"): "mirror.local/quay/org/data:v1",
+            ("Prometheus", "k8s", "spec.containers[0].image"): "mirror.local/quay/prometheus/busybox",
+            ("Prometheus", "k8s", "spec.image"): "mirror.local/quay/prometheus/prometheus:v3.12.0",
+            ("Workflow", "wf", "spec.templates[0].container.image"): "mirror.local/quay/prometheus/busybox:1.36",
+        },
+        id="rewrites-chain",
+    ),
 ]
 
 
@@ -153,3 +167,21 @@ def test_bad_mirrors_are_config_errors(mirror, message):
         config(f"- registryRewrite:\n    mirrors: [{json.dumps(mirror)}]\n")
     assert message in str(err.value)
     assert str(err.value).startswith("test.yaml:")
+
+
+@pytest.mark.parametrize("mirrors", [m.values[0] for m in CASES], ids=[m.id for m in CASES])
+def test_a_second_run_changes_nothing(mirrors):
+    once = run(rule(*mirrors), DATA).output
+    assert run(rule(*mirrors), once).output == once
+
+
+@pytest.mark.parametrize("mirrors,index", [
+    ([("docker.io", "docker.io/myorg")], 0),
+    ([("quay.io", "ghcr.io/q"), ("ghcr.io", "quay.io/g")], 0),
+    ([("docker.io/library/busybox", "quay.io/b"), ("quay.io", "ghcr.io/q"), ("ghcr.io/q", "quay.io/back")], 0),
+])
+def test_mirrors_that_rewrite_forever_are_config_errors(mirrors, index):
+    with pytest.raises(ConfigError) as err:
+        config(rule(*mirrors))
+    assert f"rules[0].registryRewrite.mirrors[{index}].to:" in str(err.value)
+    assert "cycle" in str(err.value)

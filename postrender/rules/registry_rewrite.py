@@ -24,11 +24,15 @@ known custom resource fields (``Prometheus.spec.image``, Tekton steps, Argo temp
 ``imageFields`` from the config, and images inside container ``args``/``command``
 (``--prometheus-config-reloader=REF``, ``--manager-image REF``) and ``*_IMAGE`` env values.
 Invalid references are reported as warnings and left unchanged.
+
+Rewrites chain: a moved image is matched again, so with the mirrors above busybox ends at
+``<mirror>/quay/prometheus/busybox`` and running the rule on its own output changes nothing.
+Mirrors that would rewrite forever (``docker.io -> docker.io/myorg``) are refused at load.
 """
 
 from __future__ import annotations
 
-from ..images import InvalidImageReference, normalize_mirror_prefix, rewrite_registry
+from ..images import InvalidImageReference, mirror_cycle, normalize_mirror_prefix, rewrite_registry_chained
 from ..imagefields import ImageTable, check_reference, image_locations
 from ..schema import Field
 from .base import Rule, RunContext
@@ -56,7 +60,7 @@ class RegistryRewrite(Rule):
             old = loc.value
             if not check_reference(old, doc, resource, loc.path, ctx):
                 continue
-            new = rewrite_registry(old, self.mirrors)
+            new = rewrite_registry_chained(old, self.mirrors)
             if new is not None:
                 loc.set(new)
                 ctx.record(self, doc, resource, loc.path, old, new)
@@ -74,6 +78,13 @@ def build(options: dict, ctx, path) -> RegistryRewrite:
         mirrors.append((mirror["from"], mirror["to"]))
     if not mirrors:
         raise ctx.error(path + ("mirrors",), "needs at least one {from, to} entry")
+    cycle = mirror_cycle(mirrors)
+    if cycle is not None:
+        raise ctx.error(
+            path + ("mirrors", cycle, "to"),
+            f"{mirrors[cycle][1]!r} is itself matched by the mirrors again and again (a cycle): an image"
+            " would move on every run; make the target a prefix no 'from' matches",
+        )
     return RegistryRewrite(mirrors, ImageTable.of(ctx))
 
 
