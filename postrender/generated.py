@@ -9,10 +9,16 @@ Template files are resolved like every path in the config: relative to the confi
 directory, and must stay inside it (no ``..`` or absolute path out of it), so a shared config
 cannot make postrender read arbitrary files into the output.  Templates shipped with postrender
 live in the top-level ``templates/`` directory and are named with a ``builtin:`` prefix.
+
+The opt-in for templates kept elsewhere (a repo's shared ``templates/`` next to several
+configs) is ``$POSTRENDER_TEMPLATE_DIRS``, a ``:``-separated list of extra directories.  It is
+an environment variable on purpose: the person running postrender grants it, never the config,
+which is the thing that may come from someone else (issue 7).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from . import locate, templating
@@ -20,6 +26,7 @@ from .document import Document
 from .stream import split
 
 BUILTIN_PREFIX = "builtin:"
+ENV_TEMPLATE_DIRS = "POSTRENDER_TEMPLATE_DIRS"
 
 
 def shipped_templates_dir() -> Path:
@@ -45,9 +52,14 @@ def resolve_template(value: str, config_dir: Path) -> tuple[Path, str]:
         raise ValueError("empty template path")
     base = base.resolve()
     path = (base / name).resolve()
-    if not path.is_relative_to(base):
-        where = "postrender's templates/" if value.startswith(BUILTIN_PREFIX) else f"the config file's directory ({base})"
-        raise ValueError(f"{value!r} is outside {where}; copy the template next to the config file")
+    allowed = [base]
+    if not value.startswith(BUILTIN_PREFIX):
+        allowed += [Path(d).resolve() for d in os.environ.get(ENV_TEMPLATE_DIRS, "").split(os.pathsep) if d]
+    if not any(path.is_relative_to(root) for root in allowed):
+        if value.startswith(BUILTIN_PREFIX):
+            raise ValueError(f"{value!r} is outside postrender's templates/")
+        raise ValueError(f"{value!r} is outside the config file's directory ({base}); copy the template next to"
+                         f" the config file, or allow its directory with ${ENV_TEMPLATE_DIRS}")
     if not path.is_file():
         raise ValueError(f"template {shown!r} not found (looked for {path})")
     return path, shown

@@ -197,3 +197,19 @@ def test_a_4_mb_variable_is_accepted_but_cannot_render_past_the_output_cap(tmp_p
     r = run_cli(["run", "-c", str(doubled), "--set-file", f"v={value}"], INPUT)
     assert r.code == 2 and r.out == b"" and len(r.err.strip().splitlines()) == 1
     assert "rules[0].resources.inline: inline template: refused by the template sandbox: the rendered text exceeds" in r.err
+
+
+def test_template_dirs_outside_the_config_directory_need_the_users_opt_in(tmp_path):
+    """$POSTRENDER_TEMPLATE_DIRS, set by whoever runs postrender (never by the config)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "cm.yaml.j2").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\n")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    config = write_config(conf, resources_rule("../shared/cm.yaml.j2") + "- resources: {template: /etc/passwd}\n")
+    refused = run_cli(["run", "-c", str(config)], INPUT)
+    assert refused.code == 2 and "'../shared/cm.yaml.j2' is outside the config file's directory" in refused.err
+    assert "$POSTRENDER_TEMPLATE_DIRS" in refused.err
+    allowed = run_cli(["run", "-c", str(config)], INPUT, env={"POSTRENDER_TEMPLATE_DIRS": str(shared)})
+    # The shared directory is allowed now, /etc still is not.
+    assert allowed.code == 2 and "rules[1].resources.template: '/etc/passwd' is outside" in allowed.err
