@@ -478,12 +478,8 @@ def _guarded(produce):
 
 @functools.lru_cache(maxsize=512)
 def _compiled(text: str):
+    # Cached: a patch renders the same text once per selected resource.
     return environment().from_string(text)
-
-
-def compile(text: str):  # noqa: A001 - the module's vocabulary: templating.compile
-    """The compiled template (cached: a patch renders the same text once per resource)."""
-    return _guarded(lambda: _compiled(text))
 
 
 def _render_capped(template, variables: dict) -> str:
