@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from postrender import templating
+from postrender import sandbox, templating
 from postrender.config import load_config_text
 from postrender.errors import ConfigError
 from postrender.pipeline import run_stream
@@ -112,7 +112,7 @@ def attempt(tmp_path: Path, body: str, files: dict) -> ConfigError | None:
 @pytest.fixture
 def short_deadline(monkeypatch):
     # The mechanism, not the number, is under test here; the shipped limit runs in the process test.
-    monkeypatch.setattr(templating, "RENDER_CPU_SECONDS", 0.1)
+    monkeypatch.setattr(sandbox, "RENDER_CPU_SECONDS", 0.1)
 
 
 def refusal_problem(tmp_path: Path, case: str, placement: str) -> str | None:
@@ -239,5 +239,5 @@ def test_hostile_template_process_exit_time_and_memory(tmp_path, case):
     assert any(w in err for w in words.split("|")), err
     # Generous bounds for a slow CI machine; the measured figures are in the report.
     assert elapsed < 20, f"{case}: {elapsed:.1f} s"
-    assert peak_mib < templating.RENDER_MEMORY_BYTES // (1 << 20) + 400, f"{case}: {peak_mib} MiB"
+    assert peak_mib < sandbox.RENDER_MEMORY_BYTES // (1 << 20) + 400, f"{case}: {peak_mib} MiB"
 
