@@ -155,6 +155,8 @@ class Splitter:
         if self._limit is not None and len(seg) > self._limit:
             raise DocumentTooLarge(self._line, seg[:4096])
         self._size -= len(seg)
+        # A directive no '---' follows (at '...' or the end) is invalid YAML: validate it as a document.
+        is_doc = is_doc or re.search(r"(?m)^%" if isinstance(seg, str) else rb"(?m)^%", seg) is not None
         out = (seg, self._line, is_doc, self.offset)
         self._line += seg.count(self._nl)
         self.offset += len(seg)

@@ -115,11 +115,9 @@ def test_fixed_clean_error(cli, tmp_path, stream, rules, message):
     assert result.err == f"postrender: error: {message}; fix the chart or manifest that produced this document\n"
 
 
-# Found by the byte campaign: a directive that no '---' follows is not a document to libyaml
+# Was: exit 0 with the text written back.  A directive that no '---' follows is invalid YAML
 # ("did not find expected <document start>"), but the stream splitter files directive lines with
-# comments as "no content", so the text is kept as a void segment, never validated, and written
-# back with exit 0.  stream.py belongs to the streaming rework; the fix (treat a pending segment
-# holding a '%' line as a document in Splitter.finish() and at '...') is in the fuzzing report.
+# comments as "no content", so the text was kept as a void segment and never validated.
 DIRECTIVE_CASES = [
     pytest.param(b"%", "document 1, line 1: invalid YAML: could not find expected directive name"
                  " (while scanning a directive)", id="lone-percent"),
@@ -130,7 +128,6 @@ DIRECTIVE_CASES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="stream.py splitter keeps a directive with no document as void text (see report)")
 @pytest.mark.parametrize(("stream", "message"), DIRECTIVE_CASES)
 def test_directive_without_document_is_an_error(cli, tmp_path, stream, message):
     result = cli(["-c", str(write_config(tmp_path, POLICY))], stdin=stream)
