@@ -255,6 +255,9 @@ def _compose(text: str, source: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:  # a NUL or other refused character: no mark, not Marked
+        err = _loc.reader_error(exc, text)
+        raise ConfigError(f"{source}:{err.line + 1}:{err.column + 1}: invalid YAML: {err.problem}") from None
     positions: dict = {}
     built: set = set()
     again = 0

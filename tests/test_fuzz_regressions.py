@@ -133,3 +133,21 @@ def test_directive_without_document_is_an_error(cli, tmp_path, stream, message):
     result = cli(["-c", str(write_config(tmp_path, POLICY))], stdin=stream)
     assert (result.code, result.out) == (3, b"")
     assert result.err == f"postrender: error: {message}; fix the chart or manifest that produced this document\n"
+
+
+# Was: "internal error: ReaderError: ..." over two lines, exit 3.  The config loader, like the
+# stream, caught only MarkedYAMLError; a refused character raises ReaderError.
+@pytest.mark.parametrize(("config_text", "values_text", "message"), [
+    pytest.param("rules: []\n# \x00\n", None, "postrender.yaml:4:3: invalid YAML: unacceptable character #x0000"
+                 " (control characters are not allowed)", id="nul-in-config"),
+    pytest.param("rules: []\n", "x: \x07\n", "values.yaml:1:4: invalid YAML: unacceptable character #x0007"
+                 " (control characters are not allowed)", id="bell-in-values-file"),
+])
+def test_refused_character_in_config_or_values_is_a_config_error(cli, tmp_path, config_text, values_text, message):
+    args = ["-c", str(write_config(tmp_path, config_text))]
+    if values_text is not None:
+        (tmp_path / "values.yaml").write_text(values_text)
+        args += ["-f", str(tmp_path / "values.yaml")]
+    result = cli(args, stdin=POD)
+    assert (result.code, result.out) == (2, b"")
+    assert result.err == f"postrender: error: {tmp_path}/{message}\n"
