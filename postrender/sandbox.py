@@ -45,8 +45,8 @@ MAX_INT_BITS = 4096
 RENDER_CPU_SECONDS = 1.0
 # Address space a render may add (Linux, RLIMIT_AS): enough for any template that passes the
 # size caps above many times over, small enough that a runaway cannot push the machine into
-# swap or the OOM killer.
-RENDER_MEMORY_BYTES = 512 * 1024 * 1024
+# swap or the OOM killer, and keeps a refused template under the 300 MB RSS bound of SECURITY.md.
+RENDER_MEMORY_BYTES = 256 * 1024 * 1024
 # Stack frames a render may add.  A macro that calls itself without end otherwise runs into
 # Python's limit of 1000 frames, and Jinja then spends seconds rewriting a 1000-frame traceback;
 # real templates nest a few dozen frames deep (loops, macros, filters).
