@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 
 def write_output(data: bytes, path: str | None) -> None:
-    if path and path != "-":
-        target = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(target.parent or "."))
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        return
-    out = sys.stdout.buffer
-    out.write(data)
-    out.flush()
+    """Write a complete result to stdout or atomically to ``path`` (one implementation: sink.py)."""
+    from .sink import OutputSink
+
+    with OutputSink(path) as sink:
+        sink.write(data)
+        sink.commit()
 
 
 class Diagnostics:

@@ -40,6 +40,7 @@ class OutputSink:
             fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
                                             dir=str(self.target.parent or "."))
             self.file = os.fdopen(fd, "wb")
+            self.mode = _mode_for(self.target)
 
     def write(self, data: bytes) -> int:
         written = self.file.write(data)
@@ -56,6 +57,8 @@ class OutputSink:
             self.file.flush()
             os.fsync(self.file.fileno())
             self.file.close()
+            # mkstemp creates 0600: give the file the mode a plain `> FILE` would have.
+            os.chmod(self.tmp, self.mode)
             os.replace(self.tmp, self.target)
             self.tmp = None
             return
@@ -91,6 +94,16 @@ class OutputSink:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.discard()
+
+
+def _mode_for(target: Path) -> int:
+    """The replaced file keeps its mode; a new one gets 0666 minus the umask, like `> FILE`."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _hold_signals() -> bool:

@@ -151,3 +151,18 @@ def test_signal_while_processing(tmp_path, big_input, sig, code):
     assert out == b""
     lines = err.decode().splitlines()
     assert len(lines) == 1 and "no output written" in lines[0], err
+
+
+@pytest.mark.parametrize("existing_mode", [None, 0o640, 0o755])
+def test_output_file_mode_is_what_a_shell_redirect_gives(tmp_path, existing_mode):
+    """A replaced file keeps its mode; a new one gets 0666 minus the umask (not mkstemp's 0600)."""
+    target = tmp_path / "out.yaml"
+    if existing_mode is not None:
+        target.write_bytes(OLD)
+        target.chmod(existing_mode)
+    config = write_config(tmp_path, "rules: []\n")
+    proc = spawn(["-c", str(config), "-o", str(target)], preexec_fn=lambda: os.umask(0o022))
+    out, err = proc.communicate(b"kind: ConfigMap\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert target.read_bytes() == b"kind: ConfigMap\n"
+    assert target.stat().st_mode & 0o7777 == (0o644 if existing_mode is None else existing_mode)
