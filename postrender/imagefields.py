@@ -241,8 +241,7 @@ def check_reference(value, doc, resource: dict, path: str, ctx) -> bool:
         f"{doc.where()}: {resource_name(resource)}: {path}: invalid image reference {value!r}"
         f" ({reason}); left unchanged"
     )
-    if message not in ctx.warnings:
-        ctx.warn(message)
+    ctx.warn(message)  # once per message: warn() keeps a set, not a scan of the list
     return False
 
 

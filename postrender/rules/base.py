@@ -60,8 +60,13 @@ class RunContext:
         if self.explain:
             self.changes.append(Change(rule.name, resource_name(resource), path, old, new))
 
+    _warned: set = field(default_factory=set, repr=False)
+
     def warn(self, message: str) -> None:
-        self.warnings.append(message)
+        """Add a warning once: the same message from two rules (or two runs over one field) is one."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warnings.append(message)
 
 
 def identity(resource: dict):
