@@ -292,6 +292,12 @@ class Differ:
     # -- mappings
     def mapping(self, node: locate.Mapping, new: dict, flow: bool) -> None:
         own, merged = _own_pairs(node)
+        if own and not merged and not node.flow and not any(key in new for key in own):
+            # Every key replaced (a patch swapping a whole labels map): emit the new mapping in
+            # place.  Deleting key by key would empty the mapping first, which only the
+            # whole-document fallback can do, and it re-indents unrelated lines.
+            self.replace_node(node, new, node.col, False, None)
+            return
         flow = flow or node.flow
         for key, occurrences in own.items():
             if key not in new:

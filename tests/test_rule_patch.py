@@ -372,3 +372,36 @@ items:
     kind: ConfigMap
     metadata: {name: b}
 """
+
+
+# Every old key of a mapping replaced: only that mapping's lines change; the sequences elsewhere
+# keep their own indentation styles (the whole-document fallback used to re-indent them).
+WHOLE_MAP_INPUT = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels:
+    app: web   # set by the chart
+    tier: "on"
+spec:
+  ports:
+    - port: 80
+  selector:
+    app: web
+  externalIPs:
+  - 10.0.0.1
+"""
+
+
+@pytest.mark.parametrize("patch", [
+    "merge: {metadata: {labels: {app: null, tier: null, team: platform}}}",
+    "json6902: [{op: replace, path: /metadata/labels, value: {team: platform}}]",
+    "strategicMerge: {metadata: {labels: {$patch: replace, team: platform}}}",
+], ids=["merge", "json6902", "strategic-replace"])
+def test_replacing_every_key_of_a_mapping_changes_only_its_lines(patch):
+    out = run(f"rules:\n  - patch:\n      {patch}\n", data=WHOLE_MAP_INPUT)
+    old_lines, new_lines = WHOLE_MAP_INPUT.splitlines(), out.splitlines()
+    assert new_lines[:5] == old_lines[:5]
+    assert new_lines[5].startswith("    team: platform")
+    assert new_lines[6:] == old_lines[7:]
