@@ -160,3 +160,13 @@ def test_closed_pipe_is_quiet(tmp_path):
 def test_unknown_option_is_a_usage_error(cli):
     r = cli(["run", "--nope"])
     assert r.code == 2 and "Traceback" not in r.err and "--nope" in r.err
+
+
+def test_rule_registry_names_match_their_modules():
+    """The registry maps rule keys to modules by name (imported lazily): each must agree."""
+    from postrender.rules import REGISTRY
+
+    assert len(REGISTRY) == len(list(REGISTRY)) == 9
+    for name in REGISTRY:
+        assert REGISTRY[name].NAME == name
+    assert REGISTRY.get("noSuchRule") is None
