@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import locate
-from .errors import PostrenderError
+from .errors import InputError, PostrenderError
 from .scalars import format_scalar, json_flow, strict_equal
 
 
@@ -497,6 +497,16 @@ def render_document(doc) -> str:
             return text
     except Unsafe:
         pass
+    duplicate = _duplicate_key(doc.root)
+    if duplicate is not None:
+        # The fallback (ruamel) refuses duplicate keys, and would keep the first where Kubernetes
+        # keeps the last: refuse with the key rather than an internal error.
+        key, line = duplicate
+        raise InputError(
+            f"{doc.where(doc.stream_line(line))}: duplicate key {key!r}: the changes to this document cannot be"
+            " spliced into its text (an edit through a YAML anchor or alias) and re-writing it is unsafe while"
+            " it has duplicate keys; remove the duplicate key"
+        )
     from .roundtrip import reemit
 
     text = reemit(doc, new)
@@ -506,6 +516,24 @@ def render_document(doc) -> str:
             " please report this with the input document"
         )
     return text
+
+
+def _duplicate_key(root) -> tuple[object, int] | None:
+    """(key, 0-based line) of a repeated key of some mapping in the document, or None."""
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node.kind == "mapping":
+            seen = set()
+            for key_node, value_node in node.pairs:
+                if key_node.kind == "scalar" and not locate.is_merge_key(key_node):
+                    if key_node.value in seen:
+                        return key_node.value, key_node.line
+                    seen.add(key_node.value)
+                stack.append(value_node)
+        elif node.kind == "sequence":
+            stack.extend(node.items)
+    return None
 
 
 def _reads_as(text: str, expected) -> bool:

@@ -151,3 +151,22 @@ def test_refused_character_in_config_or_values_is_a_config_error(cli, tmp_path, 
     result = cli(args, stdin=POD)
     assert (result.code, result.out) == (2, b"")
     assert result.err == f"postrender: error: {tmp_path}/{message}\n"
+
+
+# Was: "internal error: DuplicateKeyError: ..." over a dozen lines.  An edit through an anchor is
+# re-written by ruamel, which refuses duplicate keys (libyaml and Kubernetes accept them, the
+# last wins); found by the byte campaign as '?\n?' (two empty keys) with a label patch.
+DUPLICATE_THROUGH_ANCHOR = ANCHORED.replace("  name: web\n", "  name: web\n  name: web2\n", 1)
+DUPLICATE_MESSAGE = (": the changes to this document cannot be spliced into its text (an edit through a YAML anchor"
+                     " or alias) and re-writing it is unsafe while it has duplicate keys; remove the duplicate key")
+
+
+@pytest.mark.parametrize(("stream", "rules", "where"), [
+    pytest.param(DUPLICATE_THROUGH_ANCHOR.encode(), POLICY,
+                 "document 1 (app/templates/web.yaml), line 8: duplicate key 'name'", id="duplicate-name-policy-alias"),
+    pytest.param(b"?\n?", LABEL, "document 1, line 2: duplicate key ''", id="two-empty-keys-label-patch"),
+])
+def test_duplicate_keys_where_only_a_rewrite_can_apply_the_change(cli, tmp_path, stream, rules, where):
+    result = cli(["-c", str(write_config(tmp_path, rules))], stdin=stream)
+    assert (result.code, result.out) == (3, b"")
+    assert result.err == f"postrender: error: {where}{DUPLICATE_MESSAGE}\n"
