@@ -507,9 +507,20 @@ def render_document(doc) -> str:
             " spliced into its text (an edit through a YAML anchor or alias) and re-writing it is unsafe while"
             " it has duplicate keys; remove the duplicate key"
         )
+    from ruamel.yaml.error import YAMLError as RuamelYAMLError
+
     from .roundtrip import reemit
 
-    text = reemit(doc, new)
+    try:
+        text = reemit(doc, new)
+    except RuamelYAMLError as exc:
+        # ruamel's pure-Python reader is stricter than libyaml in places (a tab after a
+        # complex key): say what it refused, in one line, instead of an internal error.
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(
+            f"{doc.where()}: the changes to this document cannot be spliced into its text and the YAML"
+            f" writer that would re-write it cannot read it ({problem}); write this document in plainer YAML"
+        ) from None
     if not _reads_as(text, new):
         raise PostrenderError(
             f"internal error: could not write the changes to {doc.where()} without changing other values;"

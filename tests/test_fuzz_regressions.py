@@ -170,3 +170,14 @@ def test_duplicate_keys_where_only_a_rewrite_can_apply_the_change(cli, tmp_path,
     result = cli(["-c", str(write_config(tmp_path, rules))], stdin=stream)
     assert (result.code, result.out) == (3, b"")
     assert result.err == f"postrender: error: {where}{DUPLICATE_MESSAGE}\n"
+
+
+# Was: "internal error: ScannerError: ..." over five lines.  libyaml accepts a tab after a
+# complex key, ruamel's reader (which re-writes a document whose change cannot be spliced)
+# does not; found by the byte campaign.
+def test_yaml_the_rewriter_cannot_read_is_a_one_line_input_error(cli, tmp_path):
+    result = cli(["-c", str(write_config(tmp_path, LABEL))], stdin=b"? a\t")
+    assert (result.code, result.out) == (3, b"")
+    assert result.err == ("postrender: error: document 1: the changes to this document cannot be spliced into its"
+                          " text and the YAML writer that would re-write it cannot read it (found character '\\t'"
+                          " that cannot start any token); write this document in plainer YAML\n")
