@@ -29,13 +29,14 @@ CAMPAIGN = int(os.environ.get("POSTRENDER_FUZZ_EXAMPLES", "0") or 0)
 HANG_SECONDS = float(os.environ.get("POSTRENDER_FUZZ_TIMEOUT", "30"))
 
 
-def fuzz_settings(ci_examples: int):
-    """CI: ``ci_examples`` derandomized examples; campaign: POSTRENDER_FUZZ_EXAMPLES random ones."""
+def fuzz_settings(ci_examples: int, campaign_examples: int | None = None):
+    """CI: ``ci_examples`` derandomized examples; campaign: POSTRENDER_FUZZ_EXAMPLES random ones
+    (or ``campaign_examples``, for a test too slow to scale with the campaign)."""
     common = dict(deadline=None, database=None, print_blob=True,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                          HealthCheck.filter_too_much, HealthCheck.large_base_example])
     if CAMPAIGN:
-        return settings(max_examples=CAMPAIGN, derandomize=False, **common)
+        return settings(max_examples=campaign_examples or CAMPAIGN, derandomize=False, **common)
     return settings(max_examples=ci_examples, derandomize=True, **common)
 
 

@@ -14,11 +14,13 @@ parser; YAML 1.2 stream syntax libyaml refuses -- '...' before any document, a d
 '...' without '---', tabs in blank lines -- is checked document by document and counted apart)
 or exit 2/3 with one stderr line ``postrender: ...`` and nothing on stdout.
 
-CI: 300 derandomized inputs (5-15 s), corpus files under 400 KB.  A long campaign (random seed,
-corpus files under 2 MB; POSTRENDER_FUZZ_ALL_FILES=1 for all)::
+CI: 300 derandomized inputs (2-15 s), corpus files under 400 KB.  A long campaign (random seed;
+``--hypothesis-seed=N`` picks one; corpus files under 2 MB unless POSTRENDER_FUZZ_MAX_FILE_BYTES
+or POSTRENDER_FUZZ_ALL_FILES=1 say otherwise; tallies printed with ``-s``)::
 
-    POSTRENDER_FUZZ_EXAMPLES=50000 POSTRENDER_FUZZ_STATS=/tmp/fuzz-stats.jsonl \\
-        .venv/bin/python -m pytest tests/test_fuzz_bytes.py -p no:cacheprovider -s -q
+    POSTRENDER_FUZZ_EXAMPLES=26000 POSTRENDER_FUZZ_MAX_FILE_BYTES=400000 \\
+    POSTRENDER_FUZZ_STATS=/tmp/fuzz-stats.jsonl \\
+        .venv/bin/python -m pytest tests/test_fuzz_bytes.py -p no:cacheprovider -s -q --hypothesis-seed=33
 """
 
 from __future__ import annotations
