@@ -9,7 +9,8 @@ Memory (issue 7).  When every rule works document by document (the ``PER_DOCUMEN
 below), the stream is read, edited and written in batches of about ``BATCH_BYTES``: peak memory
 follows the largest document, not the stream.  Rules that need the whole stream (pullSecret and
 resources add documents unless already present, pullSecretReferences looks for Secrets anywhere,
-imagePullSecrets matches ServiceAccounts to the pods that run as them) get every document at
+imagePullSecrets with ``registries`` and ``serviceAccounts`` matches ServiceAccounts to the pods
+that run as them) get every document at
 once, as text plus whatever they parse; the output is still written document by document.
 """
 
@@ -57,7 +58,8 @@ def _check_expect(rule, count: int) -> None:
 
 
 def per_document(config: Config) -> bool:
-    return all(rule.name in PER_DOCUMENT_RULES for rule in config.rules)
+    # A rule may also say so itself (``per_document``) when that depends on its options.
+    return all(rule.name in PER_DOCUMENT_RULES or getattr(rule, "per_document", False) for rule in config.rules)
 
 
 def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:

@@ -21,7 +21,7 @@ import pytest
 
 from postrender import locate, stream
 from postrender.config import load_config_text
-from postrender.pipeline import BATCH_BYTES, PER_DOCUMENT_RULES, run_into, run_stream
+from postrender.pipeline import BATCH_BYTES, PER_DOCUMENT_RULES, per_document, run_into, run_stream
 from tests.conftest import STRESS, write_config
 
 REFUSAL_SECONDS = 10          # measured: < 1 s each
@@ -201,7 +201,7 @@ def test_memory_does_not_grow_with_the_stream(tmp_path):
     assert peaks["pass"] < 100, peaks
 
 
-@pytest.mark.parametrize("rule", sorted(PER_DOCUMENT_RULES))
+@pytest.mark.parametrize("rule", sorted(PER_DOCUMENT_RULES) + ["imagePullSecrets", "imagePullSecrets-serviceAccounts"])
 def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
     """Each rule run in small batches gives the whole-stream output byte for byte (stress corpus)."""
     bodies = {
@@ -211,8 +211,12 @@ def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
         "allowedRegistries": "  - allowedRegistries:\n      registries: [docker.io, quay.io, registry.k8s.io]\n      action: warn\n",
         "patch": ("  - patch:\n      strategicMerge: |\n        metadata:\n          labels:\n            batched: \"yes\"\n"
                   "    target: {kind: Deployment}\n    expect: '>=1'\n"),
+        # per_document decided by the rule's options: streamable without registries matching.
+        "imagePullSecrets": "  - imagePullSecrets:\n      names: [regcred]\n",
+        "imagePullSecrets-serviceAccounts": "  - imagePullSecrets:\n      names: [regcred]\n      serviceAccounts: true\n",
     }
     config = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n" + bodies[rule], "t.yaml")
+    assert per_document(config)
     data = STRESS.read_bytes()
     whole = run_stream(config, data)
     monkeypatch.setattr("postrender.pipeline.BATCH_BYTES", 64 << 10)  # many batches
@@ -224,3 +228,10 @@ def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
     assert batched.warnings == whole.warnings and batched.failures == whole.failures
     assert whole.output != data or rule == "allowedRegistries"
     assert BATCH_BYTES >= 64 << 10
+
+
+def test_image_pull_secrets_matching_service_accounts_by_registry_needs_the_whole_stream():
+    config = load_config_text(
+        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n  - imagePullSecrets:\n"
+        "      names: [regcred]\n      registries: [quay.io]\n      serviceAccounts: true\n", "t.yaml")
+    assert not per_document(config)

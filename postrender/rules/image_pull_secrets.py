@@ -125,6 +125,12 @@ class ImagePullSecrets(Rule):
         self.pod_kinds = pod_specs.kinds
         self.kinds = pod_specs.kinds | ({"ServiceAccount"} if service_accounts else frozenset())
 
+    @property
+    def per_document(self) -> bool:
+        """Streamable (see pipeline.PER_DOCUMENT_RULES) unless ServiceAccounts are matched to the
+        pods that run as them, which needs every document first."""
+        return not (self.service_accounts and self.matches is not None)
+
     def _update(self, ctx: RunContext, doc, resource: dict, holder: dict, path: str) -> None:
         old = holder.get("imagePullSecrets")
         new = merge_names(old, self.names)
