@@ -166,3 +166,32 @@ def test_output_file_mode_is_what_a_shell_redirect_gives(tmp_path, existing_mode
     assert proc.returncode == 0, err
     assert target.read_bytes() == b"kind: ConfigMap\n"
     assert target.stat().st_mode & 0o7777 == (0o644 if existing_mode is None else existing_mode)
+
+
+@pytest.mark.parametrize("argv0,code", [("-m", 130), ("/usr/local/bin/postrender", 130), ("pytest", None)])
+def test_ctrl_c_while_the_command_imports_is_one_line(argv0, code):
+    """While postrender's modules import (before runner's boundary exists), Ctrl-C gives one line
+    and exit 130, not Python's traceback; only for the command, never for a program importing it.
+    (Before Python imports postrender at all, a Ctrl-C is Python's own: SECURITY.md.)"""
+    script = (f"import sys; sys.argv[0] = {argv0!r}\n"
+              "import postrender, os, signal, time\n"
+              "os.kill(os.getpid(), signal.SIGINT)\n"
+              "time.sleep(0.5)\n"
+              "print('not interrupted')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    if code is None:  # a program that imports postrender keeps Python's KeyboardInterrupt
+        assert proc.returncode != 0 and b"KeyboardInterrupt" in proc.stderr
+        return
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout == b""
+    assert proc.stderr == b"postrender: interrupted; no output written\n"
+
+
+def test_the_command_hands_ctrl_c_back_before_working():
+    """After start-up, Ctrl-C must reach runner's boundary (which removes a half-written -o file)."""
+    script = ("import sys; sys.argv[0] = '-m'\n"
+              "import signal, postrender.__main__ as m\n"
+              "m._work_may_start()\n"
+              "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "True", proc.stderr
