@@ -41,6 +41,15 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
+def assert_stopped_cleanly(proc: subprocess.Popen, code: int) -> None:
+    """Exit `code`, nothing on stdout, one stderr line saying nothing was written."""
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert out == b""
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and "no output written" in lines[0], err
+
+
 def leftovers(directory: Path, name: str) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name != name and p.name.startswith(f".{name}."))
 
@@ -132,11 +141,7 @@ def test_signal_while_reading_stdin(tmp_path, sig, code):
     time.sleep(1.5)  # start-up and config load done; now blocked reading stdin
     assert proc.poll() is None
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == code, err
-    assert out == b""
-    lines = err.decode().splitlines()
-    assert len(lines) == 1 and "no output written" in lines[0], err
+    assert_stopped_cleanly(proc, code)
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"])
@@ -146,11 +151,7 @@ def test_signal_while_processing(tmp_path, big_input, sig, code):
         time.sleep(1.5)  # the input is on a file: it is read and processed meanwhile
         assert proc.poll() is None, "finished before the signal: use a larger input"
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == code, err
-    assert out == b""
-    lines = err.decode().splitlines()
-    assert len(lines) == 1 and "no output written" in lines[0], err
+        assert_stopped_cleanly(proc, code)
 
 
 @pytest.mark.parametrize("existing_mode", [None, 0o640, 0o755])
