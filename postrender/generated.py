@@ -134,16 +134,25 @@ def newline_of(documents: list[Document]) -> str:
     return "\n"
 
 
-def append(documents: list[Document], texts: list[str]) -> tuple[list[Document], list[Document]]:
-    """(all documents, the new ones): texts appended as generated documents."""
-    if not texts:
-        return documents, []
-    nl = newline_of(documents)
-    index = sum(1 for d in documents if not d.void)
+def position(documents: list[Document]) -> tuple[int, str]:
+    """(index of the next document, the stream's newline) for documents appended after these."""
+    return sum(1 for d in documents if not d.void), newline_of(documents)
+
+
+def new_documents(texts: list[str], index: int, nl: str) -> list[Document]:
+    """Generated documents for ``texts``, numbered from ``index``, in the stream's newline."""
     new = []
     for text in texts:
         if nl != "\n":
             text = text.replace("\r\n", "\n").replace("\n", nl)
         new.append(Document.generated(text, index))
         index += 1
+    return new
+
+
+def append(documents: list[Document], texts: list[str]) -> tuple[list[Document], list[Document]]:
+    """(all documents, the new ones): texts appended as generated documents."""
+    if not texts:
+        return documents, []
+    new = new_documents(texts, *position(documents))
     return list(documents) + new, new

@@ -5,13 +5,14 @@ order and renders the output.  It never writes anything the caller can see befor
 ``run_into`` writes into a sink the caller discards on failure (a temporary file renamed over
 ``-o`` or spooled and copied to stdout), so a failure anywhere leaves stdout empty.
 
-Memory (issue 7).  When every rule works document by document (the ``PER_DOCUMENT_RULES``
-below), the stream is read, edited and written in batches of about ``BATCH_BYTES``: peak memory
-follows the largest document, not the stream.  Rules that need the whole stream (pullSecret and
-resources add documents unless already present, pullSecretReferences looks for Secrets anywhere,
-imagePullSecrets with ``registries`` and ``serviceAccounts`` matches ServiceAccounts to the pods
-that run as them) get every document at
-once, as text plus whatever they parse; the output is still written document by document.
+Memory (issue 7).  The stream is read, edited and written in batches of about ``BATCH_BYTES``:
+peak memory follows the largest document, not the stream.  Rules that edit documents one at a
+time (``PER_DOCUMENT_RULES``, or ``per_document`` set by the rule) run on each batch; rules that
+must see everything before they add documents or report (``Rule.observes``: pullSecret,
+resources, pullSecretReferences' checks) observe each batch and add their documents at the end,
+where the rules after them run on those.  Only the forms that edit a document from what they
+found in others (pullSecretReferences ``remove``, imagePullSecrets with ``registries`` and
+``serviceAccounts``) get every document at once, as text plus whatever they parse.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ def _check_expect(rule, count: int) -> None:
 
 
 def per_document(config: Config) -> bool:
-    # A rule may also say so itself (``per_document``) when that depends on its options.
-    return all(rule.name in PER_DOCUMENT_RULES or getattr(rule, "per_document", False) for rule in config.rules)
+    # A rule may also say so itself (``per_document``) when that depends on its options; rules
+    # that only observe (see Rule.observes) add their documents at the end of the stream.
+    return all(rule.name in PER_DOCUMENT_RULES or getattr(rule, "per_document", False) or rule.observes
+               for rule in config.rules)
 
 
 def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:
@@ -86,18 +89,28 @@ def run_into(config: Config, chunks, sink, explain: bool = False, keep_documents
         stream = Stream(documents, bom=reader.bom)
     else:
         counts = [0] * len(config.rules)
+        states: list[dict] = [{} for _ in config.rules]
         tally = _Removals()
         warnings = []
         writer = None
         batch: list = []
         size = 0
+        position = _Position()
         for doc in reader:
             batch.append(doc)
             size += len(doc.text)
             if size >= BATCH_BYTES:
-                writer = _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader)
+                position.add(batch)
+                writer = _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader, states)
                 batch, size = [], 0
-        writer = _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader)
+        position.add(batch)
+        writer = _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader, states)
+        generated = _finish(config, ctx, counts, states, position)
+        if generated:
+            tally.add(generated)
+            for doc in generated:
+                writer.write(doc.render())
+                warnings.extend(doc.warnings)
         for rule, count in zip(config.rules, counts):
             if rule.expect is not None:
                 _check_expect(rule, count)
@@ -108,10 +121,10 @@ def run_into(config: Config, chunks, sink, explain: bool = False, keep_documents
     return RunResult(None, stream, ctx.changes, warnings + ctx.warnings, ctx.failures)
 
 
-def _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader):
+def _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader, states):
     if writer is None:  # the BOM is known once the first chunk is read
         writer = StreamWriter(sink, reader.bom)
-    documents = _apply(config, batch, ctx, expect_now=False, counts=counts)
+    documents = _apply(config, batch, ctx, expect_now=False, counts=counts, states=states)
     tally.add(documents)
     for doc in documents:
         writer.write(doc.render())
@@ -119,20 +132,55 @@ def _batch(config, batch, ctx, counts, tally, warnings, writer, sink, reader):
     return writer
 
 
-def _apply(config, documents, ctx, expect_now: bool, counts=None):
+def _apply(config, documents, ctx, expect_now: bool, counts=None, states=None, first: int = 0):
+    """Rules ``first``.. on documents; with ``states`` (batched mode) observing rules observe."""
     for doc in documents:
         doc.validate()
-    for i, rule in enumerate(config.rules):
+    for i, rule in enumerate(config.rules[first:], start=first):
         # Count what the rule matches *before* it runs: a patch may delete or rename what it
         # matched (issue 5: "how many resources a patch matched").
         count = sum(1 for _ in rule.select(documents)) if rule.expect is not None else 0
-        documents = rule.apply(documents, ctx)
+        if states is not None and rule.observes:
+            rule.observe(documents, ctx, states[i])
+        else:
+            documents = rule.apply(documents, ctx)
         if rule.expect is not None:
             if expect_now:
                 _check_expect(rule, count)
             else:
                 counts[i] += count
     return documents
+
+
+class _Position:
+    """Where documents generated at the end go: their index and the stream's newline."""
+
+    def __init__(self):
+        self.index = 0
+        self.nl: str | None = None
+
+    def add(self, documents) -> None:
+        for doc in documents:
+            if not doc.void:
+                self.index += 1
+                if self.nl is None:
+                    self.nl = "\r\n" if "\r\n" in doc.text else "\n"
+
+
+def _finish(config, ctx, counts, states, position: _Position) -> list:
+    """End of a batched stream: each observing rule adds its documents, in rule order, and the
+    rules after it run on them, as in whole-stream mode where they are appended at its turn."""
+    tail: list = []
+    for i, rule in enumerate(config.rules):
+        if not rule.observes:
+            continue
+        new = rule.finish(ctx, states[i], position.index, position.nl or "\n")
+        position.index += len(new)
+        if new:
+            tail += _apply(config, new, ctx, expect_now=False, counts=counts, states=states, first=i + 1)
+    # Rules after the last observing one have run on the tail; observing rules after the one
+    # that generated a document observed it before their own finish (rule order).
+    return tail
 
 
 class _Removals:

@@ -201,7 +201,12 @@ def test_memory_does_not_grow_with_the_stream(tmp_path):
     assert peaks["pass"] < 100, peaks
 
 
-@pytest.mark.parametrize("rule", sorted(PER_DOCUMENT_RULES) + ["imagePullSecrets", "imagePullSecrets-serviceAccounts"])
+OBSERVING = ["pullSecret", "resources", "pullSecretReferences-warn", "pullSecretReferences-error",
+             "incident-5-chain"]
+
+
+@pytest.mark.parametrize("rule", sorted(PER_DOCUMENT_RULES) + ["imagePullSecrets", "imagePullSecrets-serviceAccounts"]
+                         + OBSERVING)
 def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
     """Each rule run in small batches gives the whole-stream output byte for byte (stress corpus)."""
     bodies = {
@@ -214,8 +219,24 @@ def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
         # per_document decided by the rule's options: streamable without registries matching.
         "imagePullSecrets": "  - imagePullSecrets:\n      names: [regcred]\n",
         "imagePullSecrets-serviceAccounts": "  - imagePullSecrets:\n      names: [regcred]\n      serviceAccounts: true\n",
+        # Observing rules (Rule.observes): they add documents or report at the end of the stream.
+        "pullSecret": "  - imagePullSecrets:\n      names: [regcred]\n  - pullSecret:\n      name: regcred\n",
+        "resources": ("  - resources:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n"
+                      "        metadata: {name: added, namespace: monitoring}\n"),
+        "pullSecretReferences-warn": "  - imagePullSecrets:\n      names: [nowhere]\n  - pullSecretReferences:\n      action: warn\n",
+        "pullSecretReferences-error": "  - imagePullSecrets:\n      names: [nowhere]\n  - pullSecretReferences:\n      action: error\n",
+        # Incident 5's config: names, the Secret only with credentials, dangling names an error;
+        # a label patch after them also reaches the generated Secrets.
+        "incident-5-chain": ("  - imagePullSecrets:\n      names: [regcred]\n  - pullSecret:\n      name: regcred\n"
+                             "  - resources:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n"
+                             "        metadata: {name: added}\n"
+                             "  - pullSecretReferences:\n      action: error\n"
+                             "  - patch:\n      merge: {metadata: {labels: {team: platform}}}\n"
+                             "    target: {kind: Secret|ConfigMap}\n"),
     }
-    config = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n" + bodies[rule], "t.yaml")
+    credentials = "vars: {registry: r.example.com, username: u, password: hunter2}\n"
+    config = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\n" + credentials
+                              + "rules:\n" + bodies[rule], "t.yaml")
     assert per_document(config)
     data = STRESS.read_bytes()
     whole = run_stream(config, data)
@@ -227,6 +248,8 @@ def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
     assert out.getvalue() == whole.output
     assert batched.warnings == whole.warnings and batched.failures == whole.failures
     assert whole.output != data or rule == "allowedRegistries"
+    if rule.startswith("pullSecretReferences"):
+        assert whole.warnings or whole.failures  # the check found the dangling names
     assert BATCH_BYTES >= 64 << 10
 
 
@@ -235,3 +258,22 @@ def test_image_pull_secrets_matching_service_accounts_by_registry_needs_the_whol
         "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n  - imagePullSecrets:\n"
         "      names: [regcred]\n      registries: [quay.io]\n      serviceAccounts: true\n", "t.yaml")
     assert not per_document(config)
+
+
+def test_memory_with_the_pull_secret_rules_does_not_grow_with_the_stream(tmp_path):
+    """Incident 5's config (names, generated Secret, dangling-name check) streams too: it keeps
+    only a location string per reference, not the documents (before: 33x the stream)."""
+    rules = ("vars: {registry: r.example.com, username: u, password: hunter2}\nrules:\n"
+             "  - imagePullSecrets: {names: [regcred]}\n  - pullSecret: {name: regcred}\n"
+             "  - pullSecretReferences: {action: error}\n")
+    config = write_config(tmp_path, rules)
+    peaks = {}
+    for label, size in (("small", 1 << 20), ("large", 4 << 20)):
+        source = tmp_path / f"{label}.yaml"
+        small_stream(source, size)
+        code, out, err, seconds, rss = run_bounded(["-c", str(config)], source)
+        assert (code, err) == (0, ""), err
+        assert out.count(b"- name: regcred") == out.count(b"kind: Deployment") > 0
+        assert out.count(b"type: kubernetes.io/dockerconfigjson") == 1
+        peaks[label] = rss
+    assert peaks["large"] < peaks["small"] + 30, peaks

@@ -101,7 +101,26 @@ class Rule:
     target = None
     expect = None
 
+    #: True for rules that must see every document before they can add documents or report,
+    #: but change no document because of another one (pullSecret, resources, the checks of
+    #: pullSecretReferences).  They implement ``observe(documents, ctx, state)``, called batch
+    #: by batch, and ``finish(ctx, state, index, nl) -> new documents``, called at the end of
+    #: the stream; ``apply`` is both at once.  The pipeline can then stream them in batches.
+    observes = False
+
     def apply(self, documents: list[Document], ctx: RunContext) -> list[Document]:
+        if self.observes:
+            state: dict = {}
+            self.observe(documents, ctx, state)
+            from .. import generated
+
+            return list(documents) + self.finish(ctx, state, *generated.position(documents))
+        raise NotImplementedError
+
+    def observe(self, documents: list[Document], ctx: RunContext, state: dict) -> None:
+        raise NotImplementedError
+
+    def finish(self, ctx: RunContext, state: dict, index: int, nl: str) -> list[Document]:
         raise NotImplementedError
 
     def label(self) -> str:

@@ -100,18 +100,26 @@ class PullSecret(Rule):
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
-    def apply(self, documents, ctx: RunContext):
-        existing = pullsecrets.secrets(documents)
-        texts: list[str] = []
+    observes = True
+
+    def observe(self, documents, ctx: RunContext, state: dict) -> None:
+        state.setdefault("existing", {}).update(pullsecrets.secrets(documents))
+        namespaces = state.setdefault("namespaces", {})  # insertion-ordered set
         for namespace in self.namespaces(documents, ctx):
+            namespaces.setdefault(namespace, None)
+
+    def finish(self, ctx: RunContext, state: dict, index: int, nl: str):
+        existing = state.get("existing", {})
+        texts: list[str] = []
+        for namespace in state.get("namespaces", ()):
             if (namespace, self.secret_name) in existing:
                 continue
             texts.extend(self.render(namespace))
-        documents, new = generated.append(documents, texts)
+        new = generated.new_documents(texts, index, nl)
         if ctx.explain:
             for doc in new:
                 ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "generated; data not shown"))
-        return documents
+        return new
 
 
 def describe(doc) -> str:

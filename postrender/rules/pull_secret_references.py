@@ -44,28 +44,55 @@ class PullSecretReferences(Rule):
     def is_external(self, namespace: str, name: str) -> bool:
         return name in self.external or f"{namespace}/{name}" in self.external
 
+    @property
+    def observes(self) -> bool:
+        # warn/error only report, at the end: streamable.  remove edits the documents that
+        # hold a dangling name, which is only known once every Secret has been seen.
+        return self.action != "remove"
+
+    def dangling(self, secrets: dict, namespace: str, name: str) -> str | None:
+        """Why a reference does not resolve, or None when it does."""
+        secret_type = secrets.get((namespace, name))
+        if secret_type in pullsecrets.PULL_SECRET_TYPES or self.is_external(namespace, name):
+            return None
+        ns = f"namespace {namespace!r}" if namespace else "no namespace"
+        if secret_type is None:
+            return f"no Secret {name!r} with {ns} in the stream"
+        return f"Secret {name!r} ({ns}) has type {secret_type}, not {pullsecrets.PULL_SECRET_TYPES[0]}"
+
+    def report(self, where: str, why: str, ctx: RunContext) -> None:
+        message = f"{where}: {why} (list it under external: if it exists in the cluster)"
+        if self.action == "warn":
+            ctx.warn(f"{self.name}: {message}")
+        elif self.action == "error":
+            ctx.failures.append(f"{self.label()}: {message}")
+
+    def observe(self, documents, ctx: RunContext, state: dict) -> None:
+        # Only what the report needs (names and a location string), never the documents.
+        state.setdefault("secrets", {}).update(pullsecrets.secrets(documents))
+        refs = state.setdefault("refs", [])
+        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected):
+            refs.append((ref.namespace, ref.name, _where(ref)))
+
+    def finish(self, ctx: RunContext, state: dict, index: int, nl: str):
+        secrets = state.get("secrets", {})
+        for namespace, name, where in state.get("refs", ()):
+            why = self.dangling(secrets, namespace, name)
+            if why is not None:
+                self.report(where, why, ctx)
+        return []
+
     def apply(self, documents, ctx: RunContext):
+        if self.observes:
+            return super().apply(documents, ctx)
         secrets = pullsecrets.secrets(documents)
         dangling = []
         for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected):
-            secret_type = secrets.get((ref.namespace, ref.name))
-            if secret_type in pullsecrets.PULL_SECRET_TYPES or self.is_external(ref.namespace, ref.name):
-                continue
-            dangling.append((ref, secret_type))
-        for ref, secret_type in dangling:
-            ns = f"namespace {ref.namespace!r}" if ref.namespace else "no namespace"
-            if secret_type is None:
-                why = f"no Secret {ref.name!r} with {ns} in the stream"
-            else:
-                why = f"Secret {ref.name!r} ({ns}) has type {secret_type}, not {pullsecrets.PULL_SECRET_TYPES[0]}"
-            message = (f"{ref.doc.where()}: {resource_name(ref.resource)}: {ref.path}[{ref.index}]: {why}"
-                       " (list it under external: if it exists in the cluster)")
-            if self.action == "warn":
-                ctx.warn(f"{self.name}: {message}")
-            elif self.action == "error":
-                ctx.failures.append(f"{self.label()}: {message}")
-        if self.action == "remove":
-            self.remove(dangling, ctx)
+            why = self.dangling(secrets, ref.namespace, ref.name)
+            if why is not None:
+                self.report(_where(ref), why, ctx)
+                dangling.append((ref, why))
+        self.remove(dangling, ctx)
         return documents
 
     def remove(self, dangling, ctx: RunContext) -> None:
@@ -86,6 +113,10 @@ class PullSecretReferences(Rule):
                 del holder["imagePullSecrets"]
                 after = None
             ctx.record(self, first.doc, first.resource, first.path, before, after)
+
+
+def _where(ref) -> str:
+    return f"{ref.doc.where()}: {resource_name(ref.resource)}: {ref.path}[{ref.index}]"
 
 
 def build(options: dict, ctx, path) -> PullSecretReferences:

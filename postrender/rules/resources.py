@@ -48,19 +48,25 @@ class Resources(Rule):
         self.texts = texts
         self.objects = [locate.to_object(locate.parse(text)[0]) for text in texts]
 
-    def in_stream(self, documents) -> dict:
-        """Key -> object of every resource in the stream of a kind this rule adds."""
+    observes = True
+
+    def observe(self, documents, ctx: RunContext, state: dict) -> None:
+        """Keep, of the resources the rule adds, those the stream already has (first one wins)."""
+        if not self.texts:
+            return
+        wanted = {_key(obj) for obj in self.objects}
         kinds = {obj["kind"] for obj in self.objects}
-        found = {}
+        found = state.setdefault("found", {})
         for doc in documents:
             if doc.void or doc.removed or not (doc.kind in kinds or is_list_kind(doc.kind)):
                 continue
             for _where, resource in resources(doc.obj):
-                found.setdefault(_key(resource), resource)
-        return found
+                key = _key(resource)
+                if key in wanted:
+                    found.setdefault(key, resource)
 
-    def apply(self, documents, ctx: RunContext):
-        existing = self.in_stream(documents) if self.texts else {}
+    def finish(self, ctx: RunContext, state: dict, index: int, nl: str):
+        existing = state.get("found", {})
         texts = []
         for text, obj in zip(self.texts, self.objects):
             present = existing.get(_key(obj))
@@ -69,11 +75,11 @@ class Resources(Rule):
             elif present != obj:
                 ctx.warn(f"{self.label()}: {resource_name(obj)} is already in the stream and differs"
                          " from the template's; the stream's is kept")
-        documents, new = generated.append(documents, texts)
+        new = generated.new_documents(texts, index, nl)
         if ctx.explain:
             for doc in new:
                 ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "added"))
-        return documents
+        return new
 
 
 def _key(resource: dict) -> tuple:
