@@ -34,7 +34,7 @@ from .images import (
     is_image_flag,
     parse,
 )
-from .kinds import CONTAINER_LISTS, FieldPath, resources
+from .kinds import FieldPath, containers, resources
 
 # DATA: (group, kind, path to the image field).  ``[]`` walks list items, as in kinds.py.
 # Only custom resources whose image is a plain string field; kinds that embed a whole pod
@@ -84,12 +84,7 @@ BUILTIN_IMAGE_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def image_field_table(extra: list[FieldPath] = ()) -> list[FieldPath]:
-    """The built-in image field table plus ``imageFields`` entries from the config."""
-    return [FieldPath.parse(g, k, p) for g, k, p in BUILTIN_IMAGE_FIELDS] + list(extra)
-
-
-_BUILTIN_TABLE = image_field_table()
+_BUILTIN_TABLE = [FieldPath.parse(g, k, p) for g, k, p in BUILTIN_IMAGE_FIELDS]
 
 
 @dataclass
@@ -128,7 +123,7 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _embedded(container: dict, path: str, pattern: str | None) -> Iterator[ImageLocation]:
+def _embedded(container: dict, path: str) -> Iterator[ImageLocation]:
     for list_name in ("command", "args"):
         items = container.get(list_name)
         if not isinstance(items, list):
@@ -138,12 +133,12 @@ def _embedded(container: dict, path: str, pattern: str | None) -> Iterator[Image
                 continue
             where = f"{path}.{list_name}[{i}]"
             # Right to left: setting one span never moves the spans yielded after it.
-            for start, end, _ref in reversed(find_embedded_images(item, pattern)):
+            for start, end, _ref in reversed(find_embedded_images(item)):
                 yield ImageLocation(items, i, where, "arg", (start, end))
             if (
                 i > 0
                 and isinstance(items[i - 1], str)
-                and is_image_flag(items[i - 1], pattern)
+                and is_image_flag(items[i - 1])
                 and embedded_image(item) is not None
             ):
                 yield ImageLocation(items, i, where, "arg")
@@ -154,24 +149,18 @@ def _embedded(container: dict, path: str, pattern: str | None) -> Iterator[Image
                 isinstance(var, dict)
                 and isinstance(var.get("name"), str)
                 and isinstance(var.get("value"), str)
-                and is_image_env_name(var["name"], pattern)
+                and is_image_env_name(var["name"])
                 and embedded_image(var["value"]) is not None
             ):
                 yield ImageLocation(var, "value", f"{path}.env[{i}].value", "env")
 
 
-def _pod_spec_images(pod_spec: dict, path: str, pattern: str | None) -> Iterator[ImageLocation]:
-    for list_name in CONTAINER_LISTS:
-        items = pod_spec.get(list_name)
-        if not isinstance(items, list):
-            continue
-        for i, container in enumerate(items):
-            if not isinstance(container, dict):
-                continue
-            cpath = f"{path}.{list_name}[{i}]"
-            if "image" in container and container["image"] is not None:
-                yield ImageLocation(container, "image", f"{cpath}.image")
-            yield from _embedded(container, cpath, pattern)
+def _pod_spec_images(pod_spec: dict, path: str) -> Iterator[ImageLocation]:
+    for list_name, i, container in containers(pod_spec):
+        cpath = f"{path}.{list_name}[{i}]"
+        if "image" in container and container["image"] is not None:
+            yield ImageLocation(container, "image", f"{cpath}.image")
+        yield from _embedded(container, cpath)
     volumes = pod_spec.get("volumes")
     if isinstance(volumes, list):
         for i, volume in enumerate(volumes):
@@ -200,10 +189,9 @@ def _field_images(resource: dict, field: FieldPath) -> Iterator[ImageLocation]:
 class ImageTable:
     """Where images live: the pod-spec table plus image fields (built-in + config)."""
 
-    def __init__(self, pod_specs, image_fields: list[FieldPath] = (), name_pattern: str | None = None):
+    def __init__(self, pod_specs, image_fields: list[FieldPath] = ()):
         self.pod_specs = pod_specs
         self.fields = _BUILTIN_TABLE + list(image_fields)
-        self.name_pattern = name_pattern
         self.kinds = frozenset(pod_specs.kinds) | frozenset(f.kind for f in self.fields)
 
     @classmethod
@@ -214,7 +202,7 @@ class ImageTable:
     def locations(self, resource: dict, prefix: str = "") -> Iterator[ImageLocation]:
         """Every image location of one resource; ``prefix`` is its place in the document."""
         for spec_path, pod_spec in self.pod_specs.pod_specs(resource):
-            yield from _pod_spec_images(pod_spec, _join(prefix, spec_path), self.name_pattern)
+            yield from _pod_spec_images(pod_spec, _join(prefix, spec_path))
         api, kind = resource.get("apiVersion"), resource.get("kind")
         if kind not in self.kinds:
             return
