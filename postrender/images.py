@@ -93,6 +93,7 @@ __all__ = [
     "normalize_mirror_prefix",
     "parse",
     "rewrite_registry",
+    "under_prefix",
 ]
 
 DEFAULT_DOMAIN = "docker.io"
@@ -368,6 +369,13 @@ def normalize_mirror_prefix(prefix: str) -> str:
     return ref.normalized_name
 
 
+def under_prefix(normalized_name: str, prefix: str) -> bool:
+    """True when ``prefix`` (a :func:`normalize_mirror_prefix` result) is ``normalized_name`` or
+    a prefix of it ending at a ``/``: whole path components only (``docker.io/lib`` is not a
+    prefix of ``docker.io/library/x``)."""
+    return normalized_name == prefix or normalized_name.startswith(prefix + "/")
+
+
 def rewrite_registry(ref: str, mirrors: Iterable[tuple[str, str]]) -> str | None:
     """Move ``ref`` to the mirror whose ``from`` is the longest prefix of its normalised name.
 
@@ -388,7 +396,7 @@ def rewrite_registry(ref: str, mirrors: Iterable[tuple[str, str]]) -> str | None
     best: tuple[int, str, str] | None = None
     for from_, to in mirrors:
         source = normalize_mirror_prefix(from_)
-        if name == source or name.startswith(source + "/"):
+        if under_prefix(name, source):
             if best is None or len(source) > best[0]:
                 best = (len(source), source, to)
     if best is None:

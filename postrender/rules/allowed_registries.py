@@ -19,7 +19,7 @@ shown to be allowed, so it is reported too.  Each report names the document (ind
 
 from __future__ import annotations
 
-from ..images import InvalidImageReference, normalize_mirror_prefix, parse
+from ..images import InvalidImageReference, normalize_mirror_prefix, parse, under_prefix
 from ..imagefields import ImageTable, image_locations
 from ..schema import Field
 from .base import Rule, RunContext, resource_name
@@ -42,7 +42,7 @@ class AllowedRegistries(Rule):
         self.kinds = table.kinds
 
     def allowed(self, normalized_name: str) -> bool:
-        return any(normalized_name == p or normalized_name.startswith(p + "/") for p in self.prefixes)
+        return any(under_prefix(normalized_name, p) for p in self.prefixes)
 
     def apply(self, documents, ctx: RunContext):
         report = ctx.failures.append if self.action == "error" else ctx.warn

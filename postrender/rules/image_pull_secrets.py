@@ -104,7 +104,7 @@ def _registry_matcher(prefixes: list[str]):
             name = images.parse(image).normalized_name
         except images.InvalidImageReference:
             return False
-        return any(name == p or name.startswith(p + "/") for p in prefixes)
+        return any(images.under_prefix(name, p) for p in prefixes)
 
     return matches
 
