@@ -8,7 +8,7 @@ printed by ``postrender schema``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -28,7 +28,6 @@ class Field:
     items: Any = None              # list: a Field, or a dict of Fields for lists of mappings
     fields: dict | None = None     # map: known keys (None = free-form mapping)
     doc: str = ""
-    template: bool = True          # strings are Jinja templates rendered at load time
 
 
 def path_text(path: tuple) -> str:
@@ -134,11 +133,3 @@ def json_schema(spec) -> dict:
         out["enum"] = list(spec.choices)
     return out
 
-
-@dataclass
-class RuleOptions:
-    """What a rule module gets at build time: validated options and where they came from."""
-
-    values: Any
-    where: str
-    extras: dict = field(default_factory=dict)
