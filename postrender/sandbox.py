@@ -53,8 +53,6 @@ RENDER_MEMORY_BYTES = 256 * 1024 * 1024
 RENDER_STACK_FRAMES = 250
 # Globals Jinja adds that have no use in a manifest; lipsum/cycler/joiner are the usual
 # stepping stones of template-injection exploits.
-# Globals Jinja adds that have no use in a manifest; lipsum/cycler/joiner are the usual
-# stepping stones of template-injection exploits.
 REMOVED_GLOBALS = ("lipsum", "cycler", "joiner")
 
 
@@ -116,6 +114,17 @@ def _length(value) -> int:
     return len(value) if isinstance(value, (str, list, tuple)) else 0
 
 
+def _replaced_size(text: str, old: str, new: str) -> int:
+    """Length of text.replace(old, new), computed without building it."""
+    hits = text.count(old) if old else len(text) + 1
+    return len(text) + hits * max(len(new) - len(old), 0)
+
+
+def _joined_size(separator: str, items: list) -> int:
+    """Length of separator.join(items), computed without building it."""
+    return len(separator) * max(len(items) - 1, 0) + sum(_length(i) for i in items)
+
+
 def checked_binop(operator: str, left, right):
     import operator as op
 
@@ -161,11 +170,10 @@ def check_str_method(obj, args, kwargs) -> list:
         if isinstance(tab, int):
             refuse_size("str.expandtabs()", len(owner) + owner.count("\t") * max(tab, 0))
     elif name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
-        hits = owner.count(args[0]) if args[0] else len(owner) + 1
-        refuse_size("str.replace()", len(owner) + hits * max(len(args[1]) - len(args[0]), 0))
+        refuse_size("str.replace()", _replaced_size(owner, args[0], args[1]))
     elif name == "join" and args:
         items = args[0] = list(args[0])
-        refuse_size("str.join()", len(owner) * max(len(items) - 1, 0) + sum(_length(i) for i in items))
+        refuse_size("str.join()", _joined_size(owner, items))
     return args
 
 
@@ -175,7 +183,7 @@ def checked_filter(name: str, original):
     if name == "join":
         def join(eval_ctx, value, d="", attribute=None):
             items = list(value)
-            refuse_size("join", len(str(d)) * max(len(items) - 1, 0) + sum(_length(i) for i in items))
+            refuse_size("join", _joined_size(str(d), items))
             return original(eval_ctx, items, d, attribute)
 
         return functools.update_wrapper(join, original)
@@ -195,9 +203,7 @@ def checked_filter(name: str, original):
         return functools.update_wrapper(indent, original)
     if name == "replace":
         def replace(eval_ctx, s, old, new, count=None):
-            text, old_s, new_s = str(s), str(old), str(new)
-            hits = text.count(old_s) if old_s else len(text) + 1
-            refuse_size("replace", len(text) + hits * max(len(new_s) - len(old_s), 0))
+            refuse_size("replace", _replaced_size(str(s), str(old), str(new)))
             return original(eval_ctx, s, old, new, count)
 
         return functools.update_wrapper(replace, original)
