@@ -38,47 +38,41 @@ def shipped_templates_dir() -> Path:
     return here.parent / "templates"
 
 
-def resolve_template(value: str, config_dir: Path) -> tuple[Path, str]:
-    """(file, how messages name it) for a ``template:`` option; ValueError says why not."""
-    if value.startswith(BUILTIN_PREFIX):
-        name = value[len(BUILTIN_PREFIX):]
-        base = shipped_templates_dir()
-        shown = value
-    else:
-        name = value
-        base = config_dir
-        shown = value
+def resolve_template(value: str, config_dir: Path) -> Path:
+    """The file a ``template:`` option names; ValueError says why not."""
+    builtin = value.startswith(BUILTIN_PREFIX)
+    name = value[len(BUILTIN_PREFIX):] if builtin else value
     if not name:
         raise ValueError("empty template path")
-    base = base.resolve()
+    base = (shipped_templates_dir() if builtin else config_dir).resolve()
     path = (base / name).resolve()
     allowed = [base]
-    if not value.startswith(BUILTIN_PREFIX):
+    if not builtin:
         allowed += [Path(d).resolve() for d in os.environ.get(ENV_TEMPLATE_DIRS, "").split(os.pathsep) if d]
     if not any(path.is_relative_to(root) for root in allowed):
-        if value.startswith(BUILTIN_PREFIX):
+        if builtin:
             raise ValueError(f"{value!r} is outside postrender's templates/")
         raise ValueError(f"{value!r} is outside the config file's directory ({base}); copy the template next to"
                          f" the config file, or allow its directory with ${ENV_TEMPLATE_DIRS}")
     if not path.is_file():
-        raise ValueError(f"template {shown!r} not found (looked for {path})")
-    return path, shown
+        raise ValueError(f"template {value!r} not found (looked for {path})")
+    return path
 
 
 def read_template(value: str, config_dir: Path) -> tuple[str, str]:
     """(template text, display name); ValueError with a one-line reason."""
     from .config import MAX_CONFIG_BYTES, read_capped
 
-    path, shown = resolve_template(value, config_dir)
+    path = resolve_template(value, config_dir)
     try:
         data = read_capped(path, MAX_CONFIG_BYTES)
         if data is None:
-            raise ValueError(f"template {shown!r} is over the limit of {MAX_CONFIG_BYTES >> 20} MiB")
-        return data.decode("utf-8"), shown
+            raise ValueError(f"template {value!r} is over the limit of {MAX_CONFIG_BYTES >> 20} MiB")
+        return data.decode("utf-8"), value
     except UnicodeDecodeError:
-        raise ValueError(f"template {shown!r} is not UTF-8 text") from None
+        raise ValueError(f"template {value!r} is not UTF-8 text") from None
     except OSError as exc:
-        raise ValueError(f"cannot read template {shown!r}: {exc.strerror}") from None
+        raise ValueError(f"cannot read template {value!r}: {exc.strerror}") from None
 
 
 def compile_template(text: str):
@@ -148,11 +142,3 @@ def new_documents(texts: list[str], index: int, nl: str) -> list[Document]:
         new.append(Document.generated(text, index))
         index += 1
     return new
-
-
-def append(documents: list[Document], texts: list[str]) -> tuple[list[Document], list[Document]]:
-    """(all documents, the new ones): texts appended as generated documents."""
-    if not texts:
-        return documents, []
-    new = new_documents(texts, *position(documents))
-    return list(documents) + new, new
