@@ -39,12 +39,9 @@ import yaml
 
 from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, PostrenderError
 
-try:  # libyaml when available; same behaviour, faster
-    _Loader = yaml.CSafeLoader
-    _Dumper = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
-    _Dumper = yaml.SafeDumper
+# libyaml, as everywhere in postrender (locate.py, the config loader).
+_Loader = yaml.CSafeLoader
+_Dumper = yaml.CSafeDumper
 
 RESOURCE_LIST_API = "config.kubernetes.io/v1"
 RESOURCE_LIST_KIND = "ResourceList"
@@ -116,7 +113,6 @@ def run_resource_list(data: bytes | str, fallback=None) -> tuple[bytes, int]:
 
 def evaluate(data: bytes | str, fallback=None) -> KrmOutcome:
     """Like :func:`run_resource_list`, also returning the results for the CLI to print."""
-    from .config import Config, load_config, load_config_text
     from .pipeline import run_stream
 
     text = data.decode("utf-8") if isinstance(data, bytes) else data
@@ -135,9 +131,7 @@ def evaluate(data: bytes | str, fallback=None) -> KrmOutcome:
         return _failure(None, EXIT_BAD_INPUT, "ResourceList.items must be a list")
 
     try:
-        config = _function_config(_get(root, "functionConfig"), fallback, load_config, load_config_text)
-        if not isinstance(config, Config):  # pragma: no cover - defensive, loaders return Config
-            raise TypeError("config loader returned no Config")
+        config = _function_config(_get(root, "functionConfig"), fallback)
         stream = b"".join(_document(node) for node in items)
         result = run_stream(config, stream)
     except PostrenderError as exc:
@@ -154,7 +148,8 @@ def evaluate(data: bytes | str, fallback=None) -> KrmOutcome:
     return KrmOutcome(_resource_list(out_items, results), 0, results)
 
 
-def _function_config(node, fallback, load_config, load_config_text):
+def _function_config(node, fallback):
+    from .config import load_config, load_config_text
     from .errors import ConfigError
 
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
