@@ -294,10 +294,6 @@ def _compose(text: str, source: str) -> Located:
     return Located(None if node is None else build(node, ()), positions)
 
 
-def _load_yaml_text(text: str, source: str):
-    return _compose(text, source)
-
-
 def _read_text(path: Path, what: str) -> str:
     """A config or values file's text; ConfigError for a missing, huge or non-UTF-8 file."""
     try:
@@ -321,7 +317,7 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def _load_yaml_file(path: Path, what: str):
-    return _load_yaml_text(_read_text(path, what), str(path)).data
+    return _compose(_read_text(path, what), str(path)).data
 
 
 def _locator(located: Located, source: str):
@@ -362,7 +358,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
 
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{source}: the config is {_size(len(text))}; the limit is {_size(MAX_CONFIG_BYTES)}")
-    located = _load_yaml_text(text, source)
+    located = _compose(text, source)
     locate = _locator(located, source)
     raw = located.data
     if raw is None:
