@@ -122,7 +122,8 @@ exec {run} "$@"
 
 
 def write_plugin_dir(target: Path, files: Mapping[str, str]) -> None:
-    """Write files into target (created), the wrapper executable; replaces each file atomically."""
+    """Write files into target (created), every one but plugin.yaml executable; replaces each file
+    atomically.  Also writes the kustomize plugin (one executable file)."""
     target.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         path = target / name
@@ -300,11 +301,7 @@ def install_kustomize_plugin(
     home = Path(plugin_home) if plugin_home is not None else kustomize_plugin_home(environ)
     target = kustomize_plugin_path(home)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(render_kustomize_plugin(command or default_command()), encoding="utf-8")
-        tmp.chmod(0o755)
-        os.replace(tmp, target)
+        write_plugin_dir(target.parent, {target.name: render_kustomize_plugin(command or default_command())})
     except OSError as exc:
         raise IntegrationError(f"{target}: cannot write the kustomize plugin: {exc.strerror or exc}") from None
     return target
