@@ -11,10 +11,6 @@ reproduce it with::
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,41 +18,13 @@ import pytest
 from postrender import locate, stream
 from postrender.config import load_config_text
 from postrender.pipeline import BATCH_BYTES, PER_DOCUMENT_RULES, per_document, run_into, run_stream
-from tests.conftest import STRESS, write_config
+from tests.conftest import STRESS, run_measured, write_config
 
 REFUSAL_SECONDS = 10          # measured: < 1 s each
 REFUSAL_RSS_MB = 500          # measured: 18-45 MB
 IPP = "rules:\n  - imagePullPolicy:\n      policy: IfNotPresent\n"
 NONE = "rules: []\n"
 CONTAINERS = "  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx\n"
-
-
-# The child writes its own peak RSS (VmHWM) at exit: ru_maxrss from wait4 would report the
-# pytest process's size, which a spawned child inherits as its starting "maximum" on Linux.
-_REPORT_PEAK = (
-    "import atexit, sys\n"
-    "path = sys.argv.pop(1)\n"
-    "def report():\n"
-    "    with open('/proc/self/status') as s, open(path, 'w') as o:\n"
-    "        o.write(s.read())\n"
-    "atexit.register(report)\n"
-    "from postrender.__main__ import main\n"
-    "main()\n"
-)
-
-
-def run_bounded(args: list[str], stdin_path: Path):
-    """(exit code, stdout, stderr, seconds, peak RSS in MB) of one real postrender process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
-    status = stdin_path.with_suffix(".status")
-    start = time.perf_counter()
-    with open(stdin_path, "rb") as stdin:
-        proc = subprocess.run([sys.executable, "-c", _REPORT_PEAK, str(status), *args], stdin=stdin,
-                              capture_output=True, env=env, timeout=120)
-    seconds = time.perf_counter() - start
-    peak = [line for line in status.read_text().splitlines() if line.startswith("VmHWM:")]
-    rss_mb = int(peak[0].split()[1]) / 1024  # kB
-    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), seconds, rss_mb
 
 
 # ---- generators ---------------------------------------------------------------------------
@@ -137,7 +105,7 @@ def test_bomb_is_refused_quickly_with_one_line(tmp_path, case_id, make, rules, w
     source = tmp_path / "in.yaml"
     source.write_text(make())
     config = write_config(tmp_path, rules)
-    code, out, err, seconds, rss = run_bounded(["-c", str(config)], source)
+    code, out, err, seconds, rss = run_measured(["-c", str(config)], source)
     assert code == 3, err
     assert out == b""
     lines = err.splitlines()
@@ -153,7 +121,7 @@ def test_bomb_in_a_document_no_rule_parses_passes_through_unexpanded(tmp_path):
     """A ConfigMap is never parsed by imagePullPolicy: the aliases stay aliases, byte for byte."""
     source = tmp_path / "in.yaml"
     source.write_text(laughs(9, kind="ConfigMap"))
-    code, out, err, seconds, rss = run_bounded(["-c", str(write_config(tmp_path, IPP))], source)
+    code, out, err, seconds, rss = run_measured(["-c", str(write_config(tmp_path, IPP))], source)
     assert (code, err) == (0, "")
     assert out == source.read_bytes()
     assert seconds < REFUSAL_SECONDS and rss < REFUSAL_RSS_MB
@@ -174,7 +142,7 @@ def test_bomb_in_the_config_file_is_a_config_error(tmp_path):
     config = write_config(tmp_path, body)
     source = tmp_path / "in.yaml"
     source.write_text("a: 1\n")
-    code, out, err, seconds, rss = run_bounded(["-c", str(config)], source)
+    code, out, err, seconds, rss = run_measured(["-c", str(config)], source)
     assert code == 2 and out == b"" and len(err.splitlines()) == 1, err
     assert "postrender.yaml" in err and "Traceback" not in err
     assert seconds < REFUSAL_SECONDS and rss < REFUSAL_RSS_MB
@@ -188,7 +156,7 @@ def test_memory_does_not_grow_with_the_stream(tmp_path):
     for label, size, rules in (("small", 1 << 20, IPP), ("large", 4 << 20, IPP), ("pass", 32 << 20, NONE)):
         source = tmp_path / f"{label}.yaml"
         small_stream(source, size)
-        code, out, err, seconds, rss = run_bounded(["-c", str(write_config(tmp_path, rules))], source)
+        code, out, err, seconds, rss = run_measured(["-c", str(write_config(tmp_path, rules))], source)
         assert (code, err) == (0, ""), err
         if rules == NONE:
             assert out == source.read_bytes()
@@ -271,7 +239,7 @@ def test_memory_with_the_pull_secret_rules_does_not_grow_with_the_stream(tmp_pat
     for label, size in (("small", 1 << 20), ("large", 4 << 20)):
         source = tmp_path / f"{label}.yaml"
         small_stream(source, size)
-        code, out, err, seconds, rss = run_bounded(["-c", str(config)], source)
+        code, out, err, seconds, rss = run_measured(["-c", str(config)], source)
         assert (code, err) == (0, ""), err
         assert out.count(b"- name: regcred") == out.count(b"kind: Deployment") > 0
         assert out.count(b"type: kubernetes.io/dockerconfigjson") == 1

@@ -5,16 +5,13 @@ patch bodies and the strings inside literal patch data, ``resources`` inline and
 ``pullSecret`` template file).  Each must end as a ConfigError (exit 2) naming the config
 file:line or the rule, never a traceback, never output.  The table runs in-process with a short
 CPU deadline; a subset runs as real processes with the shipped limits, timed, with the child's
-peak memory taken from wait4().
+peak memory (tests.conftest.run_measured).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from postrender import sandbox, templating
 from postrender.config import load_config_text
 from postrender.errors import ConfigError
 from postrender.pipeline import run_stream
+from tests.conftest import run_measured
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
@@ -193,36 +191,6 @@ PROCESS_CASES = ["include a file", "nested loops", "string times 10**10", "doubl
 PROCESS_PLACEMENTS = list(PLACEMENTS)
 
 
-# The child reports its own peak RSS (VmHWM) at exit: getrusage's ru_maxrss of a child starts
-# from the parent's peak on Linux (kept across fork and exec), which says nothing about the child.
-_REPORT_PEAK = """
-import atexit, os, sys
-def report():
-    with open('/proc/self/status') as fh, open(os.environ['PEAK_FILE'], 'w') as out:
-        out.write([l for l in fh if l.startswith('VmHWM:')][0].split()[1])
-atexit.register(report)
-sys.argv = ['postrender', *sys.argv[1:]]
-from postrender.__main__ import main
-main()
-"""
-
-
-def run_measured(args: list[str], cwd: Path) -> tuple[int, bytes, str, float, int]:
-    """(exit code, stdout, stderr, wall seconds, peak RSS in MiB) of one postrender process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
-    env["PEAK_FILE"] = str(cwd / "peak")
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as stdin:
-        stdin.write(INPUT)
-        stdin.seek(0)
-        started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", _REPORT_PEAK, *args], stdin=stdin, stdout=out, stderr=err,
-                              env=env, cwd=str(cwd), timeout=120)
-        elapsed = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        return proc.returncode, out.read(), err.read().decode(), elapsed, int((cwd / "peak").read_text()) // 1024
-
-
 @pytest.mark.parametrize("case", PROCESS_CASES)
 def test_hostile_template_process_exit_time_and_memory(tmp_path, case):
     template, words = HOSTILE[case]
@@ -231,8 +199,8 @@ def test_hostile_template_process_exit_time_and_memory(tmp_path, case):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "postrender.yaml").write_text(HEADER + body)
-    code, out, err, elapsed, peak_mib = run_measured(["run", "-c", "postrender.yaml"], tmp_path)
-    print(f"sandbox figure: {case} in {placement}: exit {code}, {elapsed:.2f} s, peak {peak_mib} MiB")
+    code, out, err, elapsed, peak_mib = run_measured(["run", "-c", "postrender.yaml"], DATA / "pull-secrets.yaml", cwd=tmp_path)
+    print(f"sandbox figure: {case} in {placement}: exit {code}, {elapsed:.2f} s, peak {peak_mib:.0f} MiB")
     assert code == 2 and out == b"" and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and err.startswith("postrender: error: postrender.yaml:") \
         or err.startswith("postrender: error: rule "), err
