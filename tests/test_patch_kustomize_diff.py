@@ -16,6 +16,7 @@ bug unless the case names a deviation from ``DEVIATIONS`` (the reason is in the 
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 
@@ -135,14 +136,17 @@ def _id(case) -> str:
     return f"{file.split('.')[0]}-{how}-{'-'.join(f'{k}={v}' for k, v in target.items())}"
 
 
-def load_objects(file: str) -> list[dict]:
+@functools.cache
+def load_objects(file: str) -> tuple[dict, ...]:
+    """The file's workloads and Services, parsed once per module (a file serves up to 7 cases;
+    nothing here mutates them)."""
     path = next(p for p in corpus_required() if p.name == file)
     out = []
     for doc in parse_stream(path.read_bytes()).yaml_documents():
         obj = doc.obj
         if isinstance(obj, dict) and obj.get("kind") in KINDS:
             out.append(obj)
-    return out
+    return tuple(out)
 
 
 def by_id(objs) -> dict:
