@@ -4,6 +4,7 @@ generated Secret and fails without it, remove leaves nothing dangling, idempoten
 from __future__ import annotations
 
 import difflib
+import functools
 
 import pytest
 
@@ -36,6 +37,12 @@ def pod_specs(output: bytes):
                 yield res.get("kind"), meta.get("namespace") or "", meta.get("name"), names
 
 
+@functools.cache
+def given_pod_specs(data: bytes) -> list:
+    """pod_specs of an input file, parsed once for the four tests that read it."""
+    return list(pod_specs(data))
+
+
 def non_pod_documents(data: bytes) -> list[str]:
     table = PodSpecTable()
     return [d.text for d in parse_stream(data).yaml_documents()
@@ -52,7 +59,7 @@ def test_every_pod_spec_gets_the_name_exactly_once(corpus):
     out = run(INJECT, corpus).output
     specs = list(pod_specs(out))
     assert all(names.count("regcred") == 1 for *_, names in specs)
-    assert len(specs) == len(list(pod_specs(corpus)))
+    assert len(specs) == len(given_pod_specs(corpus))
     # Everything that is not a pod spec (CRDs above all) is byte for byte what it was.
     assert non_pod_documents(out) == non_pod_documents(corpus)
 
@@ -61,7 +68,7 @@ def test_check_passes_with_the_generated_secret(corpus):
     rules = INJECT + GENERATE + "- pullSecretReferences: {action: error}\n"
     result = run(rules, corpus, CREDS)
     assert [f for f in result.failures if "'regcred'" in f] == []
-    namespaces = {ns for _, ns, _, names in pod_specs(corpus)}
+    namespaces = {ns for _, ns, _, names in given_pod_specs(corpus)}
     secrets = [r for d in parse_stream(result.output).yaml_documents() for _, r in resources(d.obj)
                if r.get("kind") == "Secret" and r["metadata"]["name"] == "regcred"]
     assert sorted(s["metadata"].get("namespace", "") for s in secrets) == sorted(namespaces)
@@ -69,7 +76,7 @@ def test_check_passes_with_the_generated_secret(corpus):
 
 def test_check_fails_without_it(corpus):
     result = run(INJECT + "- pullSecretReferences: {action: error}\n", corpus)
-    assert len([f for f in result.failures if "'regcred'" in f]) == len(list(pod_specs(corpus)))
+    assert len([f for f in result.failures if "'regcred'" in f]) == len(given_pod_specs(corpus))
 
 
 def test_remove_leaves_no_dangling_name(corpus):
@@ -91,7 +98,7 @@ def test_no_credentials_changes_nothing(corpus):
 
 
 def test_workload_kinds_are_covered():
-    kinds = {kind for path in corpus_required() for kind, *_ in pod_specs(path.read_bytes())}
+    kinds = {kind for path in corpus_required() for kind, *_ in given_pod_specs(path.read_bytes())}
     assert WORKLOADS - {"Pod", "CronJob"} <= kinds  # the corpus has no bare Pod or CronJob; tests/data does
 
 
