@@ -146,21 +146,16 @@ def build_table(defs_doc: dict, source: str) -> dict:
     return {"source": source, "kinds": kinds, "definitions": definitions}
 
 
+def _one_per_line(mapping: dict) -> list[str]:
+    """``"key": compact JSON`` per entry, comma-separated."""
+    lines = [f"{json.dumps(key)}: {json.dumps(value, separators=(',', ':'))}" for key, value in mapping.items()]
+    return [line + "," for line in lines[:-1]] + lines[-1:]
+
+
 def render(table: dict) -> str:
     # One definition per line: compact, yet diffs stay readable when the source is bumped.
-    lines = ["{", f'"source": {json.dumps(table["source"])},', '"kinds": {']
-    kinds = list(table["kinds"].items())
-    for i, (av, k) in enumerate(kinds):
-        sep = "," if i < len(kinds) - 1 else ""
-        lines.append(f"{json.dumps(av)}: {json.dumps(k, separators=(',', ':'))}{sep}")
-    lines.append("},")
-    lines.append('"definitions": {')
-    defs = list(table["definitions"].items())
-    for i, (name, fields) in enumerate(defs):
-        sep = "," if i < len(defs) - 1 else ""
-        lines.append(f"{json.dumps(name)}: {json.dumps(fields, separators=(',', ':'))}{sep}")
-    lines.append("}")
-    lines.append("}")
+    lines = ["{", f'"source": {json.dumps(table["source"])},', '"kinds": {', *_one_per_line(table["kinds"]), "},",
+             '"definitions": {', *_one_per_line(table["definitions"]), "}", "}"]
     return "\n".join(lines) + "\n"
 
 
