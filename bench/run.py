@@ -55,8 +55,8 @@ GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
 BENCH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def measure(argv: list[str], stdin_path: Path | None) -> tuple[float, int, int]:
-    """(seconds, peak RSS in KiB, exit code) of one run; output discarded."""
+def measure(argv: list[str], stdin_path: Path | None) -> tuple[float, int]:
+    """(seconds, peak RSS in KiB) of one successful run; output discarded, a failure ends the bench."""
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     rss_file = tempfile.NamedTemporaryFile(suffix=".rss") if GNU_TIME else None
     wrapped = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *argv] if rss_file else argv
@@ -64,7 +64,7 @@ def measure(argv: list[str], stdin_path: Path | None) -> tuple[float, int, int]:
     proc = subprocess.Popen(wrapped, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=BENCH_ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: Popen must not wait again
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if stdin_path:
         stdin.close()
@@ -74,7 +74,7 @@ def measure(argv: list[str], stdin_path: Path | None) -> tuple[float, int, int]:
     if rss_file:
         peak = int(Path(rss_file.name).read_text().split()[-1])
         rss_file.close()
-    return elapsed, peak, proc.returncode
+    return elapsed, peak
 
 
 def main() -> int:
@@ -106,7 +106,7 @@ def main() -> int:
                 measure(argv, stdin)  # warm-up: page cache, .pyc files
             for _ in range(args.runs):
                 for name, (argv, stdin) in cases.items():
-                    t, rss, _ = measure(argv, stdin)
+                    t, rss = measure(argv, stdin)
                     samples[name].append((t, rss))
         med = {n: statistics.median(t for t, _ in s) for n, s in samples.items()}
         rss = {n: max(r for _, r in s) / 1024 for n, s in samples.items()}
