@@ -26,16 +26,21 @@ OPTIONS = {
 }
 
 
-def set_after(mapping: dict, after: str, key: str, value) -> None:
-    """Set mapping[key]; a new key goes right after ``after`` (key order = text placement)."""
-    if key in mapping or after not in mapping:
+def set_after(mapping: dict, after: tuple[str, ...], key: str, value, before: str | None = None) -> None:
+    """Set mapping[key]; a new key goes right after the first of ``after`` the mapping has, else
+    right before ``before`` if it has that, else last (key order = text placement)."""
+    anchor = next((k for k in after if k in mapping), None)
+    ahead = before if anchor is None and before is not None and before in mapping else None
+    if key in mapping or (anchor is None and ahead is None):
         mapping[key] = value
         return
     items = list(mapping.items())
     mapping.clear()
     for k, v in items:
+        if ahead is not None and k == ahead:
+            mapping[key] = value
         mapping[k] = v
-        if k == after:
+        if anchor is not None and k == anchor:
             mapping[key] = value
 
 
@@ -54,7 +59,7 @@ class ImagePullPolicy(Rule):
                     old = container.get("imagePullPolicy")
                     if old == self.policy or (self.only_if_unset and old is not None):
                         continue
-                    set_after(container, "image", "imagePullPolicy", self.policy)
+                    set_after(container, ("image",), "imagePullPolicy", self.policy)
                     path = f"{spec_path}.{list_name}[{i}].imagePullPolicy"
                     ctx.record(self, doc, resource, path, old, self.policy)
         return documents

@@ -31,8 +31,10 @@ import re
 
 from .. import images
 from ..kinds import containers
+from ..pullsecrets import name_of, namespace_of
 from ..schema import Field
 from .base import Rule, RunContext
+from .image_pull_policy import set_after
 
 NAME = "imagePullSecrets"
 OPTIONS = {
@@ -76,26 +78,6 @@ def merge_names(current, names: list[str]) -> list | None:
     return out
 
 
-def place(mapping: dict, key: str, value) -> None:
-    """Set mapping[key]; a new key goes after serviceAccountName, else before containers."""
-    if key in mapping:
-        mapping[key] = value
-        return
-    after = next((k for k in _AFTER if k in mapping), None)
-    before = _BEFORE if after is None and _BEFORE in mapping else None
-    if after is None and before is None:
-        mapping[key] = value
-        return
-    items = list(mapping.items())
-    mapping.clear()
-    for k, v in items:
-        if k == before:
-            mapping[key] = value
-        mapping[k] = v
-        if k == after:
-            mapping[key] = value
-
-
 def _registry_matcher(prefixes: list[str]):
     def matches(image) -> bool:
         if not isinstance(image, str):
@@ -107,12 +89,6 @@ def _registry_matcher(prefixes: list[str]):
         return any(images.under_prefix(name, p) for p in prefixes)
 
     return matches
-
-
-def _namespace(resource: dict) -> str:
-    meta = resource.get("metadata")
-    ns = meta.get("namespace") if isinstance(meta, dict) else None
-    return ns if isinstance(ns, str) else ""
 
 
 class ImagePullSecrets(Rule):
@@ -136,7 +112,7 @@ class ImagePullSecrets(Rule):
         new = merge_names(old, self.names)
         if new is None:
             return
-        place(holder, "imagePullSecrets", new)
+        set_after(holder, _AFTER, "imagePullSecrets", new, before=_BEFORE)
         before = [_entry_name(e) for e in old] if isinstance(old, list) else None
         ctx.record(self, doc, resource, f"{path}imagePullSecrets", before, [_entry_name(e) for e in new])
 
@@ -153,11 +129,10 @@ class ImagePullSecrets(Rule):
                         continue
                     account = pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default"
                     if isinstance(account, str):
-                        accounts.add((_namespace(resource), account))
+                        accounts.add((namespace_of(resource), account))
                 self._update(ctx, doc, resource, pod_spec, f"{spec_path}.")
         for doc, resource in service_accounts:
-            meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
-            if self.matches is not None and (_namespace(resource), meta.get("name")) not in accounts:
+            if self.matches is not None and (namespace_of(resource), name_of(resource)) not in accounts:
                 continue
             self._update(ctx, doc, resource, resource, "")
         return documents
