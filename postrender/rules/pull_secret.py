@@ -39,7 +39,7 @@ import re
 
 from .. import generated, pullsecrets, templating
 from ..errors import ConfigError
-from ..rules.base import Change, Rule, RunContext
+from ..rules.base import Change, Rule, RunContext, resource_name
 from ..schema import Field
 from .image_pull_secrets import check_secret_name
 
@@ -115,19 +115,18 @@ class PullSecret(Rule):
             if (namespace, self.secret_name) in existing:
                 continue
             texts.extend(self.render(namespace))
-        new = generated.new_documents(texts, index, nl)
-        if ctx.explain:
-            for doc in new:
-                ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "generated; data not shown"))
-        return new
+        return added(self, ctx, texts, index, nl, "generated; data not shown")
 
 
-def describe(doc) -> str:
-    """Kind/namespace/name of a generated document, never its data."""
-    from .base import resource_name
-
-    obj = doc.obj
-    return resource_name(obj) if isinstance(obj, dict) else doc.where()
+def added(rule: Rule, ctx: RunContext, texts: list[str], index: int, nl: str, note: str):
+    """The generated documents for ``texts``; ``--explain`` names each by kind/namespace/name
+    (never its data) with ``note`` as the new value."""
+    new = generated.new_documents(texts, index, nl)
+    if ctx.explain:
+        for doc in new:
+            what = resource_name(doc.obj) if isinstance(doc.obj, dict) else doc.where()
+            ctx.changes.append(Change(rule.name, what, "(new document)", None, note))
+    return new
 
 
 def build(options: dict, ctx, path) -> PullSecret:

@@ -28,8 +28,8 @@ from __future__ import annotations
 from .. import generated, locate, templating
 from ..kinds import is_list_kind, resources
 from ..schema import Field
-from .base import Change, Rule, RunContext, resource_name
-from .pull_secret import describe
+from .base import Rule, RunContext, resource_name
+from .pull_secret import added
 
 NAME = "resources"
 OPTIONS = {
@@ -75,11 +75,7 @@ class Resources(Rule):
             elif present != obj:
                 ctx.warn(f"{self.label()}: {resource_name(obj)} is already in the stream and differs"
                          " from the template's; the stream's is kept")
-        new = generated.new_documents(texts, index, nl)
-        if ctx.explain:
-            for doc in new:
-                ctx.changes.append(Change(self.name, describe(doc), "(new document)", None, "added"))
-        return new
+        return added(self, ctx, texts, index, nl, "added")
 
 
 def _key(resource: dict) -> tuple:
