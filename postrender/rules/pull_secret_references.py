@@ -91,13 +91,13 @@ class PullSecretReferences(Rule):
             why = self.dangling(secrets, ref.namespace, ref.name)
             if why is not None:
                 self.report(_where(ref), why, ctx)
-                dangling.append((ref, why))
+                dangling.append(ref)
         self.remove(dangling, ctx)
         return documents
 
     def remove(self, dangling, ctx: RunContext) -> None:
         by_holder: dict[int, list] = {}
-        for ref, _type in dangling:
+        for ref in dangling:
             by_holder.setdefault(id(ref.holder), []).append(ref)
         for refs in by_holder.values():
             first = refs[0]
