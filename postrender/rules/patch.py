@@ -157,8 +157,6 @@ class Patch(Rule):
                 raise PatchError(f"the rendered {self.how} patch is not valid YAML: line {exc.line + 1}: {exc.problem}") from None
             except ValueError as exc:
                 raise PatchError(str(exc)) from None
-            if data is None:
-                raise _Skip
         else:
             data = _render_data(self.body, scope)
         if data is None:
@@ -220,9 +218,7 @@ class Patch(Rule):
                 continue
             except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
                 raise ConfigError(f"{self.label()}: {what}: {exc}") from None
-            except templating.TemplateError as exc:
-                raise RuleError(f"{self.label()}: {what}: {exc}") from None
-            except PatchError as exc:
+            except (templating.TemplateError, PatchError) as exc:
                 raise RuleError(f"{self.label()}: {what}: {exc}") from None
             diffs = list(_differences(resource, new))
             if not diffs:
