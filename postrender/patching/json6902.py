@@ -177,11 +177,12 @@ def _apply_one(doc: Any, op: Any) -> Any:
         return _remove(doc, parts, pointer)[0]
     if name == "replace":
         value = copy.deepcopy(_field(op, "value"))
-        _get(doc, parts, pointer)  # must exist
         if not parts:
             return value
         parent, last = _resolve_parent(doc, parts, pointer)
         if isinstance(parent, dict):
+            if last not in parent:
+                raise _OpError(f"{pointer} does not exist")
             parent[last] = value
         else:
             parent[_index(last, len(parent), allow_end=False)] = value
