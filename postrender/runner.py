@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
-from .output import Diagnostics, make_redactor, write_output
+from .output import Diagnostics, make_redactor
 
 SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
 
@@ -126,15 +126,15 @@ def _chain(head: bytes, rest):
     yield from rest
 
 
-def finish_krm(krm, data: bytes, cfg, output: str | None) -> int:
-    """Write a KRM function's ResourceList; errors also go to stderr, which kustomize shows."""
+def finish_krm(krm, data: bytes, cfg, sink) -> int:
+    """Write a KRM function's ResourceList into sink; errors also go to stderr, which kustomize shows."""
     outcome = krm.evaluate(data, cfg)
     for severity, message in outcome.results:
         if severity == "error":
             _State.diagnostics.emit(f"postrender: error: {message}")
         else:
             _State.diagnostics.log(f"postrender: {severity}: {message}")
-    write_output(outcome.output, output)
+    sink.write(outcome.output)
     return outcome.exit_code
 
 
@@ -214,11 +214,9 @@ def run(opts: dict) -> int:
     with _open_sink(opts["output"]) as sink:
         cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
                                      opts["log_file"], opts["input_path"], opts["explain"], sink=sink)
-        if krm_mode is not None:
-            sink.discard()
-            return finish_krm(krm_mode, result, cfg, opts["output"])
+        code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink)
         sink.commit()
-    return 0
+    return code
 
 
 def boundary(fn, debug: bool) -> int:
