@@ -42,7 +42,6 @@ class Document:
         self.warnings: list[str] = []
         self._obj = None
         self._loaded = False
-        self._replacement: str | None = None  # whole new text (generated documents)
 
     # ---- naming ---------------------------------------------------------------------------
     @cached_property
@@ -186,8 +185,6 @@ class Document:
     def render(self) -> str:
         if self.removed:
             return ""
-        if self._replacement is not None:
-            return self._replacement
         if not self.dirty:
             return self.text
         from .edit import render_document

@@ -44,7 +44,7 @@ class YAMLSyntaxError(Exception):
 
 
 class Node:
-    __slots__ = ("start", "end", "line", "col", "anchor", "tag", "parent")
+    __slots__ = ("start", "end", "line", "col", "anchor", "tag")
 
     kind = "node"
 

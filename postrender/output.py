@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
 
 def write_output(data: bytes, path: str | None) -> None:

@@ -74,7 +74,7 @@ class OutputSink:
             out.flush()
         finally:
             self.file.close()
-            _release_signals(held, drop=True)
+            _release_signals(held)
 
     def discard(self) -> None:
         try:
@@ -114,11 +114,11 @@ def _hold_signals() -> bool:
         return False
 
 
-def _release_signals(held: bool, drop: bool) -> None:
-    """Unblock; with drop, a signal that came during the copy is ignored: the output is whole."""
+def _release_signals(held: bool) -> None:
+    """Unblock; a signal that came during the copy is ignored: the output is whole."""
     if not held:
         return
-    if drop and set(signal.sigpending()) & _HELD:
+    if set(signal.sigpending()) & _HELD:
         for sig in _HELD:
             try:
                 signal.signal(sig, signal.SIG_IGN)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .document import Document
 from .errors import InputError
@@ -54,16 +54,6 @@ class DocumentTooLarge(Exception):
 class Stream:
     documents: list[Document]
     bom: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-    def to_bytes(self) -> bytes:
-        import io
-
-        out = io.BytesIO()
-        writer = StreamWriter(out, self.bom)
-        for d in self.documents:
-            writer.write(d.render())
-        return out.getvalue()
 
     def yaml_documents(self) -> list[Document]:
         return [d for d in self.documents if not d.void]
@@ -185,10 +175,6 @@ class Splitter:
                 pos = end
         self._add(text[pos:])
         return out
-
-
-def _has_content(text: str) -> bool:
-    return not _PATTERNS[str][1].match(text)
 
 
 def decode(data: bytes, offset: int = 0, line: int = 1) -> str:
