@@ -229,12 +229,8 @@ class Differ:
     def replace_node(self, node, new, indent, flow, key_node) -> None:
         sp = self.sp
         if node.kind == "scalar" and not isinstance(new, (dict, list)):
-            if node.style in ("|", ">"):
-                old_span = sp.text[node.start:node.end]
-                tail = old_span[len(old_span.rstrip()):]
-                tail = tail[tail.find("\n"):] if "\n" in tail else sp.nl()
-                text = self.scalar_text(new, None, indent, flow)
-                sp.replace(node.start, node.end, text + tail)
+            if node.style in ("|", ">"):  # a block scalar keeps its line break(s) after it
+                self._replace_inline(node, self.scalar_text(new, None, indent, flow), key_node)
                 return
             text = self.scalar_text(new, node.style, indent, flow)
             if node.start == node.end:  # empty (null) scalar right after 'key:' or '-'
@@ -242,8 +238,7 @@ class Differ:
             sp.replace(node.start, node.end, text)
             return
         if flow or (isinstance(new, (dict, list)) and not new):
-            text = json_flow(new) if flow else (format_scalar(new) if not isinstance(new, (dict, list)) else json_flow(new))
-            self._replace_inline(node, text, key_node)
+            self._replace_inline(node, json_flow(new), key_node)
             return
         if not isinstance(new, (dict, list)):
             self._replace_inline(node, self.scalar_text(new, None, indent, False), key_node)
@@ -473,11 +468,7 @@ def _align(old: list, new: list) -> list[tuple[int, int]] | None:
                 pairs.append((o, n))
                 j = o + 1
                 break
-        else:
-            continue
-    if not pairs:
-        return None
-    return pairs
+    return pairs or None
 
 
 def splice(doc) -> str:
