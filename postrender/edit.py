@@ -202,14 +202,20 @@ def _own_pairs(node: locate.Mapping):
     return own, merged
 
 
+_UNBUILT = object()
+
+
 class Differ:
     def __init__(self, sp: Splicer):
         self.sp = sp
 
-    def diff(self, node, new, indent: int, flow: bool, key_node=None) -> None:
+    def diff(self, node, new, indent: int, flow: bool, key_node=None, old=_UNBUILT) -> None:
+        """Edits turning node's text into ``new``; ``old`` is node's data when the caller already
+        built it (the parent's data holds its children's: each node is built once, not per level)."""
         if node is None:
             raise Unsafe("empty document")
-        old = locate.to_object(node)
+        if old is _UNBUILT:
+            old = locate.to_object(node)
         if strict_equal(old, new):
             return
         if node.kind == "alias" or node.anchor:
@@ -219,7 +225,7 @@ class Differ:
             # document's style, as a person would write it, not ``[{"name": "x"}]``.
             self.replace_node(node, new, indent, False, key_node)
         elif node.kind == "mapping" and isinstance(new, dict) and new:
-            self.mapping(node, new, flow)
+            self.mapping(node, old, new, flow)
         elif node.kind == "sequence" and isinstance(new, list) and new:
             self.sequence(node, old, new, indent, flow)
         else:
@@ -285,7 +291,7 @@ class Differ:
         return format_scalar(value, style, flow)
 
     # -- mappings
-    def mapping(self, node: locate.Mapping, new: dict, flow: bool) -> None:
+    def mapping(self, node: locate.Mapping, old: dict, new: dict, flow: bool) -> None:
         own, merged = _own_pairs(node)
         if own and not merged and not node.flow and not any(key in new for key in own):
             # Every key replaced (a patch swapping a whole labels map): emit the new mapping in
@@ -303,7 +309,7 @@ class Differ:
             value = new[key]
             if key in own:
                 key_node, value_node = own[key][-1]
-                self.diff(value_node, value, key_node.col, flow, key_node)
+                self.diff(value_node, value, key_node.col, flow, key_node, old[key])
                 continue
             if key in merged and strict_equal(merged[key], value):
                 continue
@@ -384,7 +390,7 @@ class Differ:
             self.replace_node(node, new, indent, flow, None)
             return
         for o, n in pairs:
-            self.diff(items[o], new[n], items[o].col if not flow else indent, flow)
+            self.diff(items[o], new[n], items[o].col if not flow else indent, flow, old=old[o])
         for i in removed:
             self.delete_item(node, i, flow)
         # New items go before the next kept item, or after the last one.
