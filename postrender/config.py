@@ -437,7 +437,7 @@ def _parse_expect(value, path):
 
 
 def _build_target(target: dict, ctx: BuildContext, path: tuple):
-    from .selector import Selector, SelectorError
+    from .selector import Selector, SelectorError, Target
 
     def one(d, p):
         try:
@@ -447,4 +447,4 @@ def _build_target(target: dict, ctx: BuildContext, path: tuple):
 
     include = one(target, path)
     exclude = [one(e, path + ("exclude", i)) for i, e in enumerate(target.get("exclude") or [])]
-    return (include, exclude)
+    return Target(include, exclude)

@@ -155,3 +155,21 @@ def test_identity_from_object():
 def test_cluster_scoped_override():
     res = ResourceIdentity("example.com/v1", "ClusterThing", "x", cluster_scoped=True)
     assert not Selector(namespace="default").matches(res)
+
+
+def test_a_rule_target_reads_labels_as_the_selector_does():
+    """The run path uses ResourceIdentity.from_object: a YAML boolean label reads 'true', as
+    the label-selector grammar writes it (it used to read 'True' there and never match)."""
+    from postrender.config import load_config_text
+    from postrender.pipeline import run_stream
+
+    config = load_config_text(
+        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+        "  - imagePullPolicy: {policy: Never}\n    target: {labelSelector: canary=true}\n", "t.yaml")
+    stream = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels:\n    canary: true\n"
+              "spec:\n  containers:\n  - name: c\n    image: x\n"
+              "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n"
+              "spec:\n  containers:\n  - name: c\n    image: x\n")
+    out = run_stream(config, stream.encode()).output.decode()
+    first, second = out.split("---\n")
+    assert "imagePullPolicy: Never" in first and "imagePullPolicy" not in second

@@ -69,27 +69,6 @@ class RunContext:
             self.warnings.append(message)
 
 
-def identity(resource: dict):
-    from ..selector import ResourceIdentity
-
-    meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
-
-    def text_map(value):
-        return {str(k): ("" if v is None else str(v)) for k, v in value.items()} if isinstance(value, dict) else {}
-
-    def text(value):
-        return value if isinstance(value, str) else ("" if value is None else str(value))
-
-    return ResourceIdentity(
-        api_version=text(resource.get("apiVersion")),
-        kind=text(resource.get("kind")),
-        name=text(meta.get("name")),
-        namespace=text(meta.get("namespace")),
-        labels=text_map(meta.get("labels")),
-        annotations=text_map(meta.get("annotations")),
-    )
-
-
 class Rule:
     """A rule: ``apply(documents, ctx) -> documents``.  Built once by its module's ``build``."""
 
@@ -129,11 +108,9 @@ class Rule:
     def selected(self, resource: dict) -> bool:
         if self.target is None:
             return True
-        include, exclude = self.target
-        ident = identity(resource)
-        if include is not None and not include.matches(ident):
-            return False
-        return not any(e.matches(ident) for e in exclude)
+        from ..selector import ResourceIdentity
+
+        return self.target.matches(ResourceIdentity.from_object(resource))
 
     def select(self, documents: list[Document], kinds: frozenset | None = None):
         """(document, location, resource) for every selected resource the rule can touch.

@@ -193,8 +193,8 @@ class Patch(Rule):
         # A target naming plain kinds (`Deployment|StatefulSet`) lets unrelated documents, big
         # CRDs above all, be skipped by their cheap header instead of parsed (issue 7: a
         # Deployment patch parsed all of kube-prometheus' 5.6 MB).
-        if kinds is None and self.target is not None and self.target[0] is not None:
-            pattern = self.target[0].kind
+        if kinds is None and self.target is not None and self.target.include is not None:
+            pattern = self.target.include.kind
             if pattern and _LITERAL_KINDS.fullmatch(pattern):
                 kinds = frozenset(pattern.split("|"))
         return super().select(documents, kinds)
