@@ -34,7 +34,7 @@ from .images import (
     is_image_flag,
     parse,
 )
-from .kinds import FieldPath, containers, resources
+from .kinds import FieldPath, containers, stream_resources
 
 # DATA: (group, kind, path to the image field).  ``[]`` walks list items, as in kinds.py.
 # Only custom resources whose image is a plain string field; kinds that embed a whole pod
@@ -257,27 +257,21 @@ class Found:
 def inventory(documents, table: ImageTable) -> list[Found]:
     """Every image location in the stream, in document order (no target: the whole stream)."""
     out = []
-    for doc in documents:
-        if doc.void or doc.removed:
-            continue
-        kind = doc.kind
-        if kind not in table.kinds and not (kind and kind.endswith("List")):
-            continue
-        for where, resource in resources(doc.obj):
-            meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
-            for loc in table.locations(resource, where):
-                out.append(
-                    Found(
-                        loc.value,
-                        doc.index + 1,
-                        doc.source,
-                        resource.get("kind"),
-                        meta.get("namespace"),
-                        meta.get("name"),
-                        loc.path,
-                        loc.via,
-                    )
+    for doc, where, resource in stream_resources(documents, table.kinds):
+        meta = resource.get("metadata") if isinstance(resource.get("metadata"), dict) else {}
+        for loc in table.locations(resource, where):
+            out.append(
+                Found(
+                    loc.value,
+                    doc.index + 1,
+                    doc.source,
+                    resource.get("kind"),
+                    meta.get("namespace"),
+                    meta.get("name"),
+                    loc.path,
+                    loc.via,
                 )
+            )
     return out
 
 

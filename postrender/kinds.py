@@ -106,6 +106,22 @@ def is_list_kind(kind: str | None) -> bool:
     return bool(kind) and kind.endswith("List")
 
 
+def stream_resources(documents, kinds=None):
+    """(document, location, resource) for every object in the stream's live documents.
+
+    With ``kinds``, documents whose kind (read cheaply from the header) is neither one of them
+    nor a List are skipped without being parsed; the objects yielded are not filtered by kind
+    (a List's items are whatever they are): callers check what they need.
+    """
+    for doc in documents:
+        if doc.void or doc.removed:
+            continue
+        if kinds is not None and doc.kind not in kinds and not is_list_kind(doc.kind):
+            continue
+        for where, resource in resources(doc.obj):
+            yield doc, where, resource
+
+
 def resources(doc_obj) -> list[tuple[str, dict]]:
     """The Kubernetes objects in a document: itself, or the items of a List kind."""
     if not isinstance(doc_obj, dict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .document import Document
-from .kinds import PodSpecTable, is_list_kind, resources
+from .kinds import PodSpecTable, stream_resources
 
 # Secret types the kubelet reads image pull credentials from.
 PULL_SECRET_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
@@ -43,32 +43,19 @@ def name_of(resource: dict) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _documents_of_kinds(documents: list[Document], kinds) -> list[Document]:
-    """Documents that can hold these kinds, read from the cheap header where possible."""
-    out = []
-    for doc in documents:
-        if doc.void or doc.removed:
-            continue
-        kind = doc.kind
-        if kind in kinds or is_list_kind(kind):
-            out.append(doc)
-    return out
-
-
 def holders(documents: list[Document], pod_specs: PodSpecTable, selected=None):
     """(doc, resource, holder, path) for every pod spec and ServiceAccount in the stream."""
     kinds = pod_specs.kinds | {"ServiceAccount"}
-    for doc in _documents_of_kinds(documents, kinds):
-        for where, resource in resources(doc.obj):
-            kind = resource.get("kind")
-            if kind not in kinds or (selected is not None and not selected(resource)):
-                continue
-            prefix = f"{where}." if where else ""
-            if kind in pod_specs.kinds:
-                for spec_path, pod_spec in pod_specs.pod_specs(resource):
-                    yield doc, resource, pod_spec, f"{prefix}{spec_path}.imagePullSecrets"
-            if kind == "ServiceAccount":
-                yield doc, resource, resource, f"{prefix}imagePullSecrets"
+    for doc, where, resource in stream_resources(documents, kinds):
+        kind = resource.get("kind")
+        if kind not in kinds or (selected is not None and not selected(resource)):
+            continue
+        prefix = f"{where}." if where else ""
+        if kind in pod_specs.kinds:
+            for spec_path, pod_spec in pod_specs.pod_specs(resource):
+                yield doc, resource, pod_spec, f"{prefix}{spec_path}.imagePullSecrets"
+        if kind == "ServiceAccount":
+            yield doc, resource, resource, f"{prefix}imagePullSecrets"
 
 
 def references(documents: list[Document], pod_specs: PodSpecTable, selected=None):
@@ -90,13 +77,12 @@ def references(documents: list[Document], pod_specs: PodSpecTable, selected=None
 def secrets(documents: list[Document]) -> dict[tuple[str, str], str]:
     """(namespace, name) -> type of every Secret in the stream (``Opaque`` when unset)."""
     found: dict[tuple[str, str], str] = {}
-    for doc in _documents_of_kinds(documents, {"Secret"}):
-        for _where, resource in resources(doc.obj):
-            if resource.get("kind") != "Secret" or resource.get("apiVersion") not in ("v1", None):
-                continue
-            name = name_of(resource)
-            if name is None:
-                continue
-            kind = resource.get("type")
-            found[(namespace_of(resource), name)] = kind if isinstance(kind, str) and kind else "Opaque"
+    for _doc, _where, resource in stream_resources(documents, {"Secret"}):
+        if resource.get("kind") != "Secret" or resource.get("apiVersion") not in ("v1", None):
+            continue
+        name = name_of(resource)
+        if name is None:
+            continue
+        kind = resource.get("type")
+        found[(namespace_of(resource), name)] = kind if isinstance(kind, str) and kind else "Opaque"
     return found

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..document import Document
-from ..kinds import PodSpecTable, resources
+from ..kinds import PodSpecTable, stream_resources
 
 
 @dataclass
@@ -118,14 +118,8 @@ class Rule:
         Documents whose kind (read cheaply from the header) cannot matter are not parsed.
         """
         kinds = self.kinds if kinds is None else kinds
-        for doc in documents:
-            if doc.void or doc.removed:
+        for doc, where, resource in stream_resources(documents, kinds):
+            if kinds is not None and resource.get("kind") not in kinds:
                 continue
-            kind = doc.kind
-            if kinds is not None and kind not in kinds and not (kind and kind.endswith("List")):
-                continue
-            for where, resource in resources(doc.obj):
-                if kinds is not None and resource.get("kind") not in kinds:
-                    continue
-                if self.selected(resource):
-                    yield doc, where, resource
+            if self.selected(resource):
+                yield doc, where, resource

@@ -26,7 +26,7 @@ load time (exit 2) and never quote the rendered text, which may hold credentials
 from __future__ import annotations
 
 from .. import generated, locate, templating
-from ..kinds import is_list_kind, resources
+from ..kinds import stream_resources
 from ..schema import Field
 from .base import Rule, RunContext, resource_name
 from .pull_secret import added
@@ -57,13 +57,10 @@ class Resources(Rule):
         wanted = {_key(obj) for obj in self.objects}
         kinds = {obj["kind"] for obj in self.objects}
         found = state.setdefault("found", {})
-        for doc in documents:
-            if doc.void or doc.removed or not (doc.kind in kinds or is_list_kind(doc.kind)):
-                continue
-            for _where, resource in resources(doc.obj):
-                key = _key(resource)
-                if key in wanted:
-                    found.setdefault(key, resource)
+        for _doc, _where, resource in stream_resources(documents, kinds):
+            key = _key(resource)
+            if key in wanted:
+                found.setdefault(key, resource)
 
     def finish(self, ctx: RunContext, state: dict, index: int, nl: str):
         existing = state.get("found", {})
