@@ -7,7 +7,7 @@ order and renders the output.  It never writes anything the caller can see befor
 
 Memory (issue 7).  The stream is read, edited and written in batches of about ``BATCH_BYTES``:
 peak memory follows the largest document, not the stream.  Rules that edit documents one at a
-time (``PER_DOCUMENT_RULES``, or ``per_document`` set by the rule) run on each batch; rules that
+time (``Rule.per_document``) run on each batch; rules that
 must see everything before they add documents or report (``Rule.observes``: pullSecret,
 resources, pullSecretReferences' checks) observe each batch and add their documents at the end,
 where the rules after them run on those.  Only the forms that edit a document from what they
@@ -25,11 +25,6 @@ from .errors import CheckFailed, RuleError
 from .rules.base import Change, RunContext
 from .stream import DocumentReader, Stream, StreamWriter
 
-# Rules whose apply() looks at one document at a time and keeps no state across documents
-# (only ctx.changes/warnings/failures, which accumulate the same over batches).  A rule not
-# listed here is given the whole stream.  Checked by tests/test_resource_bombs.py, which runs
-# each listed rule batched and whole and compares.
-PER_DOCUMENT_RULES = frozenset({"imagePullPolicy", "registryRewrite", "images", "allowedRegistries", "patch"})
 # Text per batch in the per-document mode.  Parsed nodes and data take ~10-30x the text, so
 # 1 MiB of small documents is ~30 MB of objects: well inside the 300 MB bound for any stream,
 # and large enough that the per-batch loop costs nothing measurable.
@@ -59,10 +54,8 @@ def _check_expect(rule, count: int) -> None:
 
 
 def per_document(config: Config) -> bool:
-    # A rule may also say so itself (``per_document``) when that depends on its options; rules
-    # that only observe (see Rule.observes) add their documents at the end of the stream.
-    return all(rule.name in PER_DOCUMENT_RULES or getattr(rule, "per_document", False) or rule.observes
-               for rule in config.rules)
+    """Whether the stream can be run in batches (Rule.per_document / Rule.observes)."""
+    return all(rule.per_document or rule.observes for rule in config.rules)
 
 
 def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:

@@ -17,7 +17,7 @@ import pytest
 
 from postrender import locate, stream
 from postrender.config import load_config_text
-from postrender.pipeline import BATCH_BYTES, PER_DOCUMENT_RULES, per_document, run_into, run_stream
+from postrender.pipeline import BATCH_BYTES, per_document, run_into, run_stream
 from tests.conftest import STRESS, run_measured, write_config
 
 REFUSAL_SECONDS = 10          # measured: < 1 s each
@@ -169,42 +169,41 @@ def test_memory_does_not_grow_with_the_stream(tmp_path):
     assert peaks["pass"] < 100, peaks
 
 
-OBSERVING = ["pullSecret", "resources", "pullSecretReferences-warn", "pullSecretReferences-error",
-             "incident-5-chain"]
+# One config per rule (and per option that decides whether it streams): each must run in
+# batches and give exactly the whole-stream output.
+BATCHED = {
+    "imagePullPolicy": "  - imagePullPolicy:\n      policy: Always\n",
+    "registryRewrite": "  - registryRewrite:\n      mirrors:\n        - {from: docker.io, to: mirror.local}\n",
+    "images": "  - images:\n      - {name: quay.io/argoproj/argocd, newTag: v9.9.9}\n",
+    "allowedRegistries": "  - allowedRegistries:\n      registries: [docker.io, quay.io, registry.k8s.io]\n      action: warn\n",
+    "patch": ("  - patch:\n      strategicMerge: |\n        metadata:\n          labels:\n            batched: \"yes\"\n"
+              "    target: {kind: Deployment}\n    expect: '>=1'\n"),
+    # per_document decided by the rule's options: streamable without registries matching.
+    "imagePullSecrets": "  - imagePullSecrets:\n      names: [regcred]\n",
+    "imagePullSecrets-serviceAccounts": "  - imagePullSecrets:\n      names: [regcred]\n      serviceAccounts: true\n",
+    # Observing rules (Rule.observes): they add documents or report at the end of the stream.
+    "pullSecret": "  - imagePullSecrets:\n      names: [regcred]\n  - pullSecret:\n      name: regcred\n",
+    "resources": ("  - resources:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n"
+                  "        metadata: {name: added, namespace: monitoring}\n"),
+    "pullSecretReferences-warn": "  - imagePullSecrets:\n      names: [nowhere]\n  - pullSecretReferences:\n      action: warn\n",
+    "pullSecretReferences-error": "  - imagePullSecrets:\n      names: [nowhere]\n  - pullSecretReferences:\n      action: error\n",
+    # Incident 5's config: names, the Secret only with credentials, dangling names an error;
+    # a label patch after them also reaches the generated Secrets.
+    "incident-5-chain": ("  - imagePullSecrets:\n      names: [regcred]\n  - pullSecret:\n      name: regcred\n"
+                         "  - resources:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n"
+                         "        metadata: {name: added}\n"
+                         "  - pullSecretReferences:\n      action: error\n"
+                         "  - patch:\n      merge: {metadata: {labels: {team: platform}}}\n"
+                         "    target: {kind: Secret|ConfigMap}\n"),
+}
 
 
-@pytest.mark.parametrize("rule", sorted(PER_DOCUMENT_RULES) + ["imagePullSecrets", "imagePullSecrets-serviceAccounts"]
-                         + OBSERVING)
+@pytest.mark.parametrize("rule", sorted(BATCHED))
 def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
     """Each rule run in small batches gives the whole-stream output byte for byte (stress corpus)."""
-    bodies = {
-        "imagePullPolicy": "  - imagePullPolicy:\n      policy: Always\n",
-        "registryRewrite": "  - registryRewrite:\n      mirrors:\n        - {from: docker.io, to: mirror.local}\n",
-        "images": "  - images:\n      - {name: quay.io/argoproj/argocd, newTag: v9.9.9}\n",
-        "allowedRegistries": "  - allowedRegistries:\n      registries: [docker.io, quay.io, registry.k8s.io]\n      action: warn\n",
-        "patch": ("  - patch:\n      strategicMerge: |\n        metadata:\n          labels:\n            batched: \"yes\"\n"
-                  "    target: {kind: Deployment}\n    expect: '>=1'\n"),
-        # per_document decided by the rule's options: streamable without registries matching.
-        "imagePullSecrets": "  - imagePullSecrets:\n      names: [regcred]\n",
-        "imagePullSecrets-serviceAccounts": "  - imagePullSecrets:\n      names: [regcred]\n      serviceAccounts: true\n",
-        # Observing rules (Rule.observes): they add documents or report at the end of the stream.
-        "pullSecret": "  - imagePullSecrets:\n      names: [regcred]\n  - pullSecret:\n      name: regcred\n",
-        "resources": ("  - resources:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n"
-                      "        metadata: {name: added, namespace: monitoring}\n"),
-        "pullSecretReferences-warn": "  - imagePullSecrets:\n      names: [nowhere]\n  - pullSecretReferences:\n      action: warn\n",
-        "pullSecretReferences-error": "  - imagePullSecrets:\n      names: [nowhere]\n  - pullSecretReferences:\n      action: error\n",
-        # Incident 5's config: names, the Secret only with credentials, dangling names an error;
-        # a label patch after them also reaches the generated Secrets.
-        "incident-5-chain": ("  - imagePullSecrets:\n      names: [regcred]\n  - pullSecret:\n      name: regcred\n"
-                             "  - resources:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n"
-                             "        metadata: {name: added}\n"
-                             "  - pullSecretReferences:\n      action: error\n"
-                             "  - patch:\n      merge: {metadata: {labels: {team: platform}}}\n"
-                             "    target: {kind: Secret|ConfigMap}\n"),
-    }
     credentials = "vars: {registry: r.example.com, username: u, password: hunter2}\n"
     config = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\n" + credentials
-                              + "rules:\n" + bodies[rule], "t.yaml")
+                              + "rules:\n" + BATCHED[rule], "t.yaml")
     assert per_document(config)
     data = STRESS.read_bytes()
     whole = run_stream(config, data)
@@ -245,3 +244,9 @@ def test_memory_with_the_pull_secret_rules_does_not_grow_with_the_stream(tmp_pat
         assert out.count(b"type: kubernetes.io/dockerconfigjson") == 1
         peaks[label] = rss
     assert peaks["large"] < peaks["small"] + 30, peaks
+
+
+def test_every_rule_has_a_batched_case():
+    from postrender.rules import REGISTRY
+
+    assert set(REGISTRY) <= {name.split("-")[0] for name in BATCHED}

@@ -33,6 +33,7 @@ OPTIONS = {
 
 class AllowedRegistries(Rule):
     name = NAME
+    per_document = True
 
     def __init__(self, registries: list[str], prefixes: list[str], action: str, table: ImageTable):
         self.registries = registries

@@ -80,6 +80,11 @@ class Rule:
     target = None
     expect = None
 
+    #: True for rules whose apply() looks at one document at a time and keeps no state across
+    #: documents (only ctx.changes/warnings/failures, which accumulate the same over batches):
+    #: the pipeline then runs them batch by batch.  Checked by tests/test_resource_bombs.py,
+    #: which runs each rule batched and whole and compares.
+    per_document = False
     #: True for rules that must see every document before they can add documents or report,
     #: but change no document because of another one (pullSecret, resources, the checks of
     #: pullSecretReferences).  They implement ``observe(documents, ctx, state)``, called batch

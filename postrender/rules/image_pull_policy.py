@@ -46,6 +46,7 @@ def set_after(mapping: dict, after: tuple[str, ...], key: str, value, before: st
 
 class ImagePullPolicy(Rule):
     name = NAME
+    per_document = True
 
     def __init__(self, policy: str, only_if_unset: bool, pod_specs):
         self.policy = policy

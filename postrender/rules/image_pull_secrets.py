@@ -103,7 +103,7 @@ class ImagePullSecrets(Rule):
 
     @property
     def per_document(self) -> bool:
-        """Streamable (see pipeline.PER_DOCUMENT_RULES) unless ServiceAccounts are matched to the
+        """Streamable (see Rule.per_document) unless ServiceAccounts are matched to the
         pods that run as them, which needs every document first."""
         return not (self.service_accounts and self.matches is not None)
 

@@ -57,6 +57,7 @@ OPTIONS = Field("any", required=True, doc="a kustomize images: list, or {entries
 
 class Images(Rule):
     name = NAME
+    per_document = True
 
     def __init__(self, entries: list[ImageEntry], normalize: bool, table: ImageTable):
         self.entries = entries

@@ -135,6 +135,7 @@ def _name(resource: dict):
 
 class Patch(Rule):
     name = NAME
+    per_document = True
     kinds = None  # any kind
 
     def __init__(self, how: str, body, allow_kind_change: bool, allow_name_change: bool):

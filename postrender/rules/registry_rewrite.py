@@ -49,6 +49,7 @@ OPTIONS = {
 
 class RegistryRewrite(Rule):
     name = NAME
+    per_document = True
 
     def __init__(self, mirrors: list[tuple[str, str]], table: ImageTable):
         self.mirrors = mirrors
