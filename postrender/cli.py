@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .errors import UsageError
-from .output import make_redactor, write_output
+from .output import redact_known, write_output
 
 app = typer.Typer(
     add_completion=False,
@@ -84,11 +84,10 @@ def diff_cmd(
         data.decode("utf-8", "replace"), result.output.decode("utf-8", "replace"))
     before = before_text.splitlines(keepends=True)
     after = after_text.splitlines(keepends=True)
-    redact = make_redactor(cfg.sensitive)
     use_color = sys.stdout.isatty() if color is None else color
     lines = []
     for line in difflib.unified_diff(before, after, "input", "output"):
-        line = redact(line)
+        line = redact_known(line)
         if not line.endswith("\n"):
             line += "\n\\ No newline at end of file\n"
         if use_color:

@@ -24,12 +24,11 @@ def write_output(data: bytes, path: str | None) -> None:
 class Diagnostics:
     """stderr plus an optional log file (Helm 4 throws a post-renderer's stderr away)."""
 
-    def __init__(self, log_file: str | None = None, redact=None):
+    def __init__(self, log_file: str | None = None):
         self.log_file = log_file or os.environ.get("POSTRENDER_LOG") or None
-        given = redact or (lambda s: s)
-        # Also every value registered as secret so far: an error raised while the config is
-        # still loading (before the caller could build a redactor) must not quote one either.
-        self.redact = lambda s: redact_known(given(s))
+        # Every value registered as secret so far, looked up at each message: an error raised
+        # while the config is still loading must not quote one either.
+        self.redact = redact_known
 
     def emit(self, line: str) -> None:
         line = self.redact(line)

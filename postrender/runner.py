@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
-from .output import Diagnostics, make_redactor
+from .output import Diagnostics
 
 SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
 
@@ -67,10 +67,10 @@ def _open_input(path: str):
 def _load(config, values, sets, set_files, log_file):
     from .config import load_config
 
+    # Diagnostics redact every value registered as secret (config.py registers each the moment
+    # it is known), so one built before loading also covers what loading finds.
     _State.diagnostics = Diagnostics(log_file)
-    cfg = load_config(config, values or (), sets or (), set_files or ())
-    _State.diagnostics = Diagnostics(log_file, make_redactor(cfg.sensitive))
-    return cfg
+    return load_config(config, values or (), sets or (), set_files or ())
 
 
 def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None):
