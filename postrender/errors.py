@@ -2,7 +2,7 @@
 
 Every failure a user can cause is a :class:`PostrenderError` carrying the exit code the CLI
 returns.  The message is one line and says where (file/document/line) and what to do; the CLI is
-the only place that prints it (see ``cli.error_boundary``).  Exit codes, as documented in the
+the only place that prints it (see ``runner.boundary``).  Exit codes, as documented in the
 README: 0 ok, 1 a check failed, 2 usage or config error, 3 input is not a valid manifest stream.
 """
 

@@ -1,9 +1,9 @@
 """Documents that rules add to the stream: templates, their rendering, and appending.
 
 Rules that generate resources (``pullSecret``, ``resources``) render a Jinja template, cut the
-result into YAML documents and return the stream's document list with the new ones appended.
-Each new document starts with its own ``---`` line and ends with a newline; ``Stream.to_bytes``
-puts a line break before it when the input's last document has none.
+result into YAML documents, which are added at the end of the stream (``new_documents``).
+Each new document starts with its own ``---`` line and ends with a newline;
+``stream.StreamWriter`` puts a line break before it when the input's last document has none.
 
 Template files are resolved like every path in the config: relative to the config file's
 directory, and must stay inside it (no ``..`` or absolute path out of it), so a shared config
