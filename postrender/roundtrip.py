@@ -12,7 +12,7 @@ import io
 import re
 
 from .edit import guess_layout
-from .scalars import plain_ok
+from .scalars import plain_ok, strict_equal
 
 
 def _quote_new(value):
@@ -56,8 +56,6 @@ def _sync(current, new, old=_MISSING, shared: set[int] = frozenset()):
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    from .scalars import strict_equal
-
     if old is not _MISSING and strict_equal(old, new):
         return current
     if id(current) in shared and isinstance(current, (CommentedMap, CommentedSeq)):
@@ -79,9 +77,8 @@ def _sync(current, new, old=_MISSING, shared: set[int] = frozenset()):
         for i, value in enumerate(new):
             current[i] = _sync(current[i], value, old[i] if same_length else _MISSING, shared)
         return current
-    plain_current = current
     try:
-        if strict_equal(_plain(plain_current), new):
+        if strict_equal(_plain(current), new):
             return current
     except Exception:
         pass

@@ -38,7 +38,7 @@ def double_quoted(s: str) -> str:
 
 
 def single_quoted(s: str) -> str | None:
-    if any(c in s for c in "\n\r\t") or any(ord(c) < 32 for c in s):
+    if any(ord(c) < 32 for c in s):  # line breaks and tabs included
         return None
     return "'" + s.replace("'", "''") + "'"
 
