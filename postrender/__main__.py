@@ -3,16 +3,16 @@
 import signal
 import sys
 
-from . import _interrupted_while_starting
+from postrender import _interrupted_while_starting
 
 
 def main() -> None:
-    from . import runner
+    from postrender import runner
 
     _work_may_start()
     code = runner.main(sys.argv[1:])  # the plain run path, without importing typer
     if code is None:
-        from .cli import main as cli_main
+        from postrender.cli import main as cli_main
 
         code = cli_main(sys.argv[1:])
     sys.exit(code)

@@ -14,9 +14,9 @@ from typing import List, Optional
 
 import typer
 
-from . import __version__
-from .errors import UsageError
-from .output import redact_known, write_output
+from postrender import __version__
+from postrender.errors import UsageError
+from postrender.engine.output import redact_known, write_output
 
 app = typer.Typer(
     add_completion=False,
@@ -35,7 +35,7 @@ LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this 
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
 
 
-from .runner import _load, _normalise_argv, _read_input, _run, _State, boundary, run  # noqa: E402  (shared with the fast path)
+from postrender.runner import _load, _normalise_argv, _read_input, _run, _State, boundary, run  # noqa: E402  (shared with the fast path)
 
 
 @app.command("run")
@@ -69,7 +69,7 @@ def diff_cmd(
     """Print a unified diff of input vs output instead of the output."""
     import difflib
 
-    from .pipeline import run_stream
+    from postrender.pipeline import run_stream
 
     cfg = _load(config, values, set_, set_file, log_file)
     data = _read_input(input_path)
@@ -78,7 +78,7 @@ def diff_cmd(
         _State.diagnostics.emit(f"postrender: warning: {warning}")
     # Secrets' data is never shown: generated pull Secrets hold credentials in base64 of a
     # whole dockerconfigjson, which no value-based redaction can recognise (issue 4).
-    from .output import redact_secret_values
+    from postrender.engine.output import redact_secret_values
 
     before_text, after_text = redact_secret_values(
         data.decode("utf-8", "replace"), result.output.decode("utf-8", "replace"))
@@ -112,7 +112,7 @@ def images_cmd(
     input_path: str = InputOpt,
 ):
     """List the images of the stream after the config's rules (pre-pull / mirror list)."""
-    from .imagefields import render_inventory
+    from postrender.images.discovery import render_inventory
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format {fmt!r}: use text or json")
@@ -139,7 +139,7 @@ def schema_cmd():
     """Print the JSON Schema of the config file (for editors)."""
     import json
 
-    from .configschema import config_json_schema
+    from postrender.config.configschema import config_json_schema
 
     typer.echo(json.dumps(config_json_schema(), indent=2))
 
@@ -150,7 +150,7 @@ def init_cmd(
     force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
 ):
     """Write a commented starter postrender.yaml covering every rule type."""
-    from .configschema import starter_config
+    from postrender.config.configschema import starter_config
 
     target = Path(path)
     if target.exists() and not force:
@@ -168,7 +168,7 @@ app.add_typer(kustomize_plugin_app, name="kustomize-plugin")
 @helm_plugin_app.command("install")
 def helm_plugin_install_cmd(helm: str = typer.Option("helm", "--helm", help="the helm 4 binary to install into")):
     """Install the postrender plugin into Helm 4 (then: helm template ... --post-renderer postrender)."""
-    from .integrations import install_helm_plugin
+    from postrender.integrations.plugins import install_helm_plugin
 
     result = install_helm_plugin(helm)
     typer.echo(f"installed Helm plugin {result.name!r} from {result.source_dir}")
@@ -179,7 +179,7 @@ def helm_plugin_install_cmd(helm: str = typer.Option("helm", "--helm", help="the
 @kustomize_plugin_app.command("install")
 def kustomize_plugin_install_cmd():
     """Create the kustomize exec plugin for kind PostRenderer (use with --enable-alpha-plugins)."""
-    from .integrations import install_kustomize_plugin
+    from postrender.integrations.plugins import install_kustomize_plugin
 
     typer.echo(f"installed kustomize exec plugin {install_kustomize_plugin()}")
 

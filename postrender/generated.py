@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import locate, templating
-from .document import Document
-from .stream import split
+from postrender.engine import locate
+from postrender.config import templating
+from postrender.engine.document import Document
+from postrender.engine.stream import split
 
 BUILTIN_PREFIX = "builtin:"
 ENV_TEMPLATE_DIRS = "POSTRENDER_TEMPLATE_DIRS"
@@ -61,7 +62,7 @@ def resolve_template(value: str, config_dir: Path) -> Path:
 
 def read_template(value: str, config_dir: Path) -> tuple[str, str]:
     """(template text, display name); ValueError with a one-line reason."""
-    from .config import MAX_CONFIG_BYTES, read_capped
+    from postrender.config.loader import MAX_CONFIG_BYTES, read_capped
 
     path = resolve_template(value, config_dir)
     try:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
-from .config import Config
-from .errors import CheckFailed, RuleError
-from .rules.base import Change, RunContext
-from .stream import DocumentReader, Stream, StreamWriter
+from postrender.config.loader import Config
+from postrender.errors import CheckFailed, RuleError
+from postrender.rules.base import Change, RunContext
+from postrender.engine.stream import DocumentReader, Stream, StreamWriter
 
 # Text per batch in the per-document mode.  Parsed nodes and data take ~10-30x the text, so
 # 1 MiB of small documents is ~30 MB of objects: well inside the 300 MB bound for any stream,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .document import Document
-from .kinds import PodSpecTable, stream_resources
+from postrender.engine.document import Document
+from postrender.kinds import PodSpecTable, stream_resources
 
 # Secret types the kubelet reads image pull credentials from.
 PULL_SECRET_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")

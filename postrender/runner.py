@@ -13,8 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
-from .output import Diagnostics
+from postrender.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
+from postrender.engine.output import Diagnostics
 
 SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
 
@@ -65,7 +65,7 @@ def _open_input(path: str):
 
 
 def _load(config, values, sets, set_files, log_file):
-    from .config import load_config
+    from postrender.config.loader import load_config
 
     # Diagnostics redact every value registered as secret (config.py registers each the moment
     # it is known), so one built before loading also covers what loading finds.
@@ -80,20 +80,20 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
     command); without one the whole stream is kept and the RunResult holds output bytes and
     documents (the images command).
     """
-    from .pipeline import run_into, run_stream
-    from .stream import chunks_of
+    from postrender.pipeline import run_into, run_stream
+    from postrender.engine.stream import chunks_of
 
     fh = _open_input(input_path)
     try:
         head = fh.read(_PEEK)
         if b"ResourceList" in head:
-            from . import krm
+            from postrender.integrations import krm
 
             data = head + fh.read()
             if krm.is_resource_list(data):
                 # A KRM function call (kustomize/kpt run it with no arguments): the config is the
                 # ResourceList's functionConfig, so a config file is optional here.
-                from .config import DEFAULT_FILE, ENV_CONFIG
+                from postrender.config.loader import DEFAULT_FILE, ENV_CONFIG
 
                 explicit = config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_FILE).exists()
                 cfg = _load(config, values, sets, set_files, log_file) if explicit else None
@@ -201,7 +201,7 @@ def parse_run_args(argv: list[str]) -> dict | None:
 
 
 def _open_sink(path: str | None):
-    from .sink import OutputSink
+    from postrender.engine.sink import OutputSink
 
     try:
         return OutputSink(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.kinds import resources
 from postrender.pipeline import run_stream
 

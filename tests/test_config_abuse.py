@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from postrender import config as config_module
+from postrender.config import loader as config_module
 from postrender.errors import ConfigError
 from tests.conftest import run_cli, write_config
 

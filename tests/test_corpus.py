@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from postrender import locate
-from postrender.config import load_config_text
+from postrender.engine import locate
+from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, containers, resources
 from postrender.pipeline import run_stream
-from postrender.stream import parse_stream
+from postrender.engine.stream import parse_stream
 from tests.conftest import CORPUS_FILES, STRESS, corpus_required
 
 HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"

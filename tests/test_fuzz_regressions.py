@@ -12,7 +12,7 @@ import yaml
 from tests.conftest import write_config
 
 # An anchored mapping and scalar, aliased elsewhere: an edit through them cannot be spliced into
-# the text, so the document is re-emitted (postrender/roundtrip.py).
+# the text, so the document is re-emitted (postrender/engine/roundtrip.py).
 ANCHORED = """\
 # comment before the marker
 ---

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from postrender.config import load_config, load_config_text
+from postrender.config.loader import load_config, load_config_text
 from postrender.pipeline import run_stream
 from tests.conftest import CORPUS_FILES, ROOT, corpus_required, run_cli
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from postrender.imagefields import BUILTIN_IMAGE_FIELDS, ImageTable, inventory
+from postrender.images.discovery import BUILTIN_IMAGE_FIELDS, ImageTable, inventory
 from postrender.kinds import FieldPath
-from postrender.stream import parse_stream
+from postrender.engine.stream import parse_stream
 from tests.imagetest_util import config
 
 DATA = (Path(__file__).parent / "data" / "images.yaml").read_bytes()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.images import (
+from postrender.images.reference import (
     ImageEntry,
     ImageRef,
     InvalidImageReference,

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from postrender.imagefields import ImageTable, inventory
-from postrender.stream import parse_stream
+from postrender.images.discovery import ImageTable, inventory
+from postrender.engine.stream import parse_stream
 from tests.conftest import CORPUS, corpus_required
 from tests.imagetest_util import config, run
 

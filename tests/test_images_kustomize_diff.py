@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.imagetest_util import corpus_files, identity, leaves, objects, run
-from postrender.images import parse
+from postrender.images.reference import parse
 
 SUFFIX = "-fips"
 DIGEST = "sha256:" + "0123456789abcdef" * 4

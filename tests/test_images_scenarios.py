@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from postrender.config import load_config
+from postrender.config.loader import load_config
 from postrender.pipeline import run_stream
 
 CASES = Path(__file__).parent / "cases"

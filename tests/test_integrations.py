@@ -1,4 +1,4 @@
-"""postrender.integrations without external tools (the e2e tests run the real ones)."""
+"""postrender.integrations.plugins without external tools (the e2e tests run the real ones)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from postrender import integrations as integ
+from postrender.integrations import plugins as integ
 
 REPO = Path(__file__).resolve().parent.parent
 

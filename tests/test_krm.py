@@ -1,10 +1,10 @@
-"""postrender.krm: ResourceList in, ResourceList out (kustomize/kpt exec functions)."""
+"""postrender.integrations.krm: ResourceList in, ResourceList out (kustomize/kpt exec functions)."""
 
 from __future__ import annotations
 
 import yaml
 
-from postrender.krm import evaluate, is_resource_list, run_resource_list
+from postrender.integrations.krm import evaluate, is_resource_list, run_resource_list
 
 CONFIG = """\
   apiVersion: postrender/v1alpha1

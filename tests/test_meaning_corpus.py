@@ -35,7 +35,7 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kv_utils
 
-from postrender.config import load_config
+from postrender.config.loader import load_config
 from postrender.pipeline import run_stream
 from tests.conftest import CORPUS_FILES, ROOT, STRESS, corpus_required
 

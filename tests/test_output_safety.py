@@ -1,6 +1,6 @@
 """Output safety (issue 7): atomic -o, quiet closed pipes, Ctrl-C and SIGTERM leave nothing partial.
 
-Documented behaviour being tested (postrender/sink.py, runner.py):
+Documented behaviour being tested (postrender/engine/sink.py, runner.py):
 * ``-o FILE`` is written into ``.FILE.<random>.tmp`` beside it and renamed over FILE at the end;
   a kill -9 leaves FILE as it was (and possibly that one temporary file); any other failure,
   SIGINT or SIGTERM removes the temporary file.

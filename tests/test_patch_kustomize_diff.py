@@ -23,10 +23,10 @@ import subprocess
 import pytest
 import yaml
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.patching.strategic import field_meta
 from postrender.pipeline import run_stream
-from postrender.stream import parse_stream
+from postrender.engine.stream import parse_stream
 from tests.conftest import CORPUS_FILES, corpus_required
 
 DEVIATIONS = {

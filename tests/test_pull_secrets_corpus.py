@@ -8,10 +8,10 @@ import functools
 
 import pytest
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, resources
 from postrender.pipeline import run_stream
-from postrender.stream import parse_stream
+from postrender.engine.stream import parse_stream
 from tests.conftest import CORPUS_FILES, corpus_required, run_cli, write_config
 
 HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from postrender import locate, stream
-from postrender.config import load_config_text
+from postrender.engine import locate
+from postrender.engine import stream
+from postrender.config.loader import load_config_text
 from postrender.pipeline import BATCH_BYTES, per_document, run_into, run_stream
 from tests.conftest import STRESS, run_measured, write_config
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.pipeline import run_stream
-from postrender.stream import parse_stream
+from postrender.engine.stream import parse_stream
 
 DATA = Path(__file__).parent / "data"
 WORKLOADS = (DATA / "workloads.yaml").read_bytes()

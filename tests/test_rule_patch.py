@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.errors import CheckFailed, ConfigError, RuleError
 from postrender.pipeline import run_stream
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, resources
 from postrender.pipeline import run_stream
-from postrender.stream import parse_stream
+from postrender.engine.stream import parse_stream
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()

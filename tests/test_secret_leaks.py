@@ -239,7 +239,7 @@ def test_internal_error_path_never_leaks(tmp_path, monkeypatch, capsys):
     ("password", True), ("clientSecret", True), ("apiToken", True), ("registryAuth", True), ("sshKey", True),
 ])
 def test_secret_names_are_not_redacted_secret_values_are(name, secret):
-    from postrender.config import collect_variables
+    from postrender.config.loader import collect_variables
 
     _variables, sensitive = collect_variables({name: "value-1234", "nested": {name: {"password": "pw-5678"}}})
     assert ("value-1234" in sensitive) is secret
@@ -248,7 +248,7 @@ def test_secret_names_are_not_redacted_secret_values_are(name, secret):
 
 @pytest.mark.parametrize("prefix", ["", "a", "ab", "user:", "{\"auths\":{\"x\":{\"password\":\""])
 def test_redactor_finds_the_secret_inside_any_base64(prefix):
-    from postrender.output import make_redactor
+    from postrender.engine.output import make_redactor
 
     redact = make_redactor([PASSWORD])
     blob = b64(prefix + PASSWORD + "\"}}}")

@@ -160,7 +160,7 @@ def test_cluster_scoped_override():
 def test_a_rule_target_reads_labels_as_the_selector_does():
     """The run path uses ResourceIdentity.from_object: a YAML boolean label reads 'true', as
     the label-selector grammar writes it (it used to read 'True' there and never match)."""
-    from postrender.config import load_config_text
+    from postrender.config.loader import load_config_text
     from postrender.pipeline import run_stream
 
     config = load_config_text(

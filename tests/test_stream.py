@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.config import load_config_text
+from postrender.config.loader import load_config_text
 from postrender.pipeline import run_stream
-from postrender.stream import parse_stream, split
+from postrender.engine.stream import parse_stream, split
 
 NO_RULES = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules: []\n", "test.yaml")
 

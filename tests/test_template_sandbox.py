@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from postrender import sandbox, templating
-from postrender.config import load_config_text
+from postrender.config import sandbox
+from postrender.config import templating
+from postrender.config.loader import load_config_text
 from postrender.errors import ConfigError
 from postrender.pipeline import run_stream
 from tests.conftest import run_measured

@@ -19,10 +19,10 @@ shown to be allowed, so it is reported too.  Each report names the document (ind
 
 from __future__ import annotations
 
-from ..images import InvalidImageReference, normalize_mirror_prefix, parse, under_prefix
-from ..imagefields import ImageTable, image_locations
-from ..schema import Field
-from .base import Rule, RunContext, resource_name
+from postrender.images.reference import InvalidImageReference, normalize_mirror_prefix, parse, under_prefix
+from postrender.images.discovery import ImageTable, image_locations
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "allowedRegistries"
 OPTIONS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..document import Document
-from ..kinds import PodSpecTable, stream_resources
+from postrender.engine.document import Document
+from postrender.kinds import PodSpecTable, stream_resources
 
 
 @dataclass
@@ -96,7 +96,7 @@ class Rule:
         if self.observes:
             state: dict = {}
             self.observe(documents, ctx, state)
-            from .. import generated
+            from postrender import generated
 
             return list(documents) + self.finish(ctx, state, *generated.position(documents))
         raise NotImplementedError
@@ -113,7 +113,7 @@ class Rule:
     def selected(self, resource: dict) -> bool:
         if self.target is None:
             return True
-        from ..selector import ResourceIdentity
+        from postrender.selector import ResourceIdentity
 
         return self.target.matches(ResourceIdentity.from_object(resource))
 

@@ -14,9 +14,9 @@ A new ``imagePullPolicy`` key is written right after the container's ``image``.
 
 from __future__ import annotations
 
-from ..kinds import containers
-from ..schema import Field
-from .base import Rule, RunContext
+from postrender.kinds import containers
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext
 
 NAME = "imagePullPolicy"
 POLICIES = ("Always", "IfNotPresent", "Never")

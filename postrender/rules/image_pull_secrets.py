@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import re
 
-from .. import images
-from ..kinds import containers
-from ..pullsecrets import name_of, namespace_of
-from ..schema import Field
-from .base import Rule, RunContext
-from .image_pull_policy import set_after
+from postrender.images import reference as images
+from postrender.kinds import containers
+from postrender.pullsecrets import name_of, namespace_of
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext
+from postrender.rules.image_pull_policy import set_after
 
 NAME = "imagePullSecrets"
 OPTIONS = {

@@ -32,11 +32,11 @@ are reported as warnings and left unchanged.
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from ..images import ImageEntry, apply_kustomize_image
-from ..imagefields import ImageTable, check_reference, image_locations
-from ..schema import Field, SchemaError, check, check_fields, path_text
-from .base import Rule, RunContext
+from postrender.errors import ConfigError
+from postrender.images.reference import ImageEntry, apply_kustomize_image
+from postrender.images.discovery import ImageTable, check_reference, image_locations
+from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
+from postrender.rules.base import Rule, RunContext
 
 NAME = "images"
 ENTRY = {

@@ -39,13 +39,14 @@ from __future__ import annotations
 import copy
 import re
 
-from .. import locate, templating
-from ..errors import ConfigError, RuleError
-from ..patching.json6902 import apply_json6902
-from ..patching.merge_patch import apply_merge_patch
-from ..patching.strategic import PatchError, strategic_merge
-from ..schema import Field
-from .base import Rule, RunContext, resource_name
+from postrender.engine import locate
+from postrender.config import templating
+from postrender.errors import ConfigError, RuleError
+from postrender.patching.json6902 import apply_json6902
+from postrender.patching.merge_patch import apply_merge_patch
+from postrender.patching.strategic import PatchError, strategic_merge
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "patch"
 KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge")

@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import re
 
-from .. import generated, pullsecrets, templating
-from ..errors import ConfigError
-from ..rules.base import Change, Rule, RunContext, resource_name
-from ..schema import Field
-from .image_pull_secrets import check_secret_name
+from postrender import generated, pullsecrets
+from postrender.config import templating
+from postrender.errors import ConfigError
+from postrender.rules.base import Change, Rule, RunContext, resource_name
+from postrender.config.schema import Field
+from postrender.rules.image_pull_secrets import check_secret_name
 
 NAME = "pullSecret"
 DEFAULT_TEMPLATE = "builtin:dockerconfigjson-secret.yaml.j2"

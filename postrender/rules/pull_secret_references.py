@@ -20,9 +20,9 @@ ignored, as the kubelet ignores them.  Put this rule after ``imagePullSecrets`` 
 
 from __future__ import annotations
 
-from .. import pullsecrets
-from ..schema import Field
-from .base import Rule, RunContext, resource_name
+from postrender import pullsecrets
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "pullSecretReferences"
 ACTIONS = ("warn", "error", "remove")

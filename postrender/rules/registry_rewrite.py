@@ -32,10 +32,10 @@ Mirrors that would rewrite forever (``docker.io -> docker.io/myorg``) are refuse
 
 from __future__ import annotations
 
-from ..images import InvalidImageReference, mirror_cycle, normalize_mirror_prefix, rewrite_registry_chained
-from ..imagefields import ImageTable, check_reference, image_locations
-from ..schema import Field
-from .base import Rule, RunContext
+from postrender.images.reference import InvalidImageReference, mirror_cycle, normalize_mirror_prefix, rewrite_registry_chained
+from postrender.images.discovery import ImageTable, check_reference, image_locations
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext
 
 NAME = "registryRewrite"
 MIRROR = {

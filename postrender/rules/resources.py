@@ -25,11 +25,13 @@ load time (exit 2) and never quote the rendered text, which may hold credentials
 
 from __future__ import annotations
 
-from .. import generated, locate, templating
-from ..kinds import stream_resources
-from ..schema import Field
-from .base import Rule, RunContext, resource_name
-from .pull_secret import added
+from postrender import generated
+from postrender.engine import locate
+from postrender.config import templating
+from postrender.kinds import stream_resources
+from postrender.config.schema import Field
+from postrender.rules.base import Rule, RunContext, resource_name
+from postrender.rules.pull_secret import added
 
 NAME = "resources"
 OPTIONS = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from e2e_helpers import BAD_CONFIG, DEMO_CHART, REPO, by_kind_name, documents, pull_policies, run, write_config
-from postrender.integrations import IntegrationError, install_helm_plugin
+from postrender.integrations.plugins import IntegrationError, install_helm_plugin
 
 
 def tool_env_path(env, name) -> Path:

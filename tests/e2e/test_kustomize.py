@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from e2e_helpers import BAD_CONFIG, PULL_POLICY_CONFIG, REPO, by_kind_name, documents, pull_policies, run
-from postrender.integrations import install_kustomize_plugin
+from postrender.integrations.plugins import install_kustomize_plugin
 
 CORPUS_FILE = REPO.parent / "shared" / "corpus" / "files" / "kube-flannel.yml"
 

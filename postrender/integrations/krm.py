@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, PostrenderError
+from postrender.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, PostrenderError
 
 # libyaml, as everywhere in postrender (locate.py, the config loader).
 _Loader = yaml.CSafeLoader
@@ -113,7 +113,7 @@ def run_resource_list(data: bytes | str, fallback=None) -> tuple[bytes, int]:
 
 def evaluate(data: bytes | str, fallback=None) -> KrmOutcome:
     """Like :func:`run_resource_list`, also returning the results for the CLI to print."""
-    from .pipeline import run_stream
+    from postrender.pipeline import run_stream
 
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
@@ -149,8 +149,8 @@ def evaluate(data: bytes | str, fallback=None) -> KrmOutcome:
 
 
 def _function_config(node, fallback):
-    from .config import load_config, load_config_text
-    from .errors import ConfigError
+    from postrender.config.loader import load_config, load_config_text
+    from postrender.errors import ConfigError
 
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
         if fallback is None:
@@ -209,7 +209,7 @@ def _resource_list(items: list, results: list[tuple[str, str]]) -> bytes:
         (_str_node("items"), yaml.SequenceNode(_SEQ, list(items), flow_style=False if items else True)),
     ]
     if results:
-        from .output import redact_known  # results go to stdout: no secret in them (issue 7)
+        from postrender.engine.output import redact_known  # results go to stdout: no secret in them (issue 7)
 
         entries = [
             yaml.MappingNode(_MAP, [

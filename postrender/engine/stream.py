@@ -3,7 +3,7 @@
 The stream is cut at YAML document markers only: a line that starts with ``---`` or ``...``
 followed by white space or the end of the line.  The YAML spec forbids such a line inside any
 node (it always ends the document), so cutting there never splits a value and needs no parse.
-Each :class:`~postrender.document.Document` keeps its exact text; joining the texts gives the
+Each :class:`~postrender.engine.document.Document` keeps its exact text; joining the texts gives the
 input back byte for byte, which is what a config with no rules must produce.
 
 A document's text is: any comments or directives after the previous ``...`` marker, its ``---``
@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .document import Document
-from .errors import InputError
+from postrender.engine.document import Document
+from postrender.errors import InputError
 
 _MARKER = r"^(---|\.\.\.)(?=[ \t\r\n]|\Z)"
 # Only comments, blank lines and directives: text that carries no document of its own.

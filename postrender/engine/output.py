@@ -14,7 +14,7 @@ import time
 
 def write_output(data: bytes, path: str | None) -> None:
     """Write a complete result to stdout or atomically to ``path`` (one implementation: sink.py)."""
-    from .sink import OutputSink
+    from postrender.engine.sink import OutputSink
 
     with OutputSink(path) as sink:
         sink.write(data)
@@ -137,8 +137,8 @@ def redact_secret_values(before: str, after: str) -> tuple[str, str]:
 
 
 def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:
-    from . import locate
-    from .stream import split
+    from postrender.engine import locate
+    from postrender.engine.stream import split
 
     out = []
     for segment, _line, is_doc in split(text):

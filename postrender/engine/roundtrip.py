@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import re
 
-from .edit import guess_layout
-from .scalars import plain_ok, strict_equal
+from postrender.engine.layout import guess_layout
+from postrender.engine.scalars import plain_ok, strict_equal
 
 
 def _quote_new(value):

@@ -4,7 +4,7 @@ Templates run in Jinja's ``SandboxedEnvironment`` with ``StrictUndefined``: usin
 variable is an error, while ``x is defined`` tests work, so ``{% if pullSecret is defined %}``
 is the way to make something conditional.  Jinja is imported only when a config actually uses
 templates.  What a template may not do, and the limits on what it may cost, are in
-:mod:`postrender.sandbox` (issue 7); every render here runs under them.
+:mod:`postrender.config.sandbox` (issue 7); every render here runs under them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import functools
 import json
 import re
 
-from . import sandbox
-from .sandbox import (
+from postrender.config import sandbox
+from postrender.config.sandbox import (
     MAX_OUTPUT_CHARS,
     REMOVED_GLOBALS,
     check_brace_format,
@@ -65,7 +65,7 @@ def _dockerconfigjson(registry, username=None, password=None, auth=None) -> str:
 
 
 def _yaml_quote(value) -> str:
-    from .scalars import double_quoted
+    from postrender.engine.scalars import double_quoted
 
     return double_quoted(str(value))
 

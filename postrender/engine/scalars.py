@@ -10,7 +10,7 @@ import json
 import math
 import re
 
-from . import locate
+from postrender.engine import locate
 
 # Conservative: plain only for text made of characters that never start or end a YAML token;
 # anything else is quoted, which is always correct.

@@ -2,7 +2,7 @@
 
 A config may come from someone else (a shared repo, a chart's CI), so a template is treated as
 untrusted code (issue 7).  On top of Jinja's sandbox (no ``__class__``/``__globals__``, no
-unsafe callables), :mod:`postrender.templating` builds its environment with these:
+unsafe callables), :mod:`postrender.config.templating` builds its environment with these:
 
 * no file access: ``{% include %}``, ``{% import %}``, ``{% from %}`` and ``{% extends %}`` are
   refused when the template is compiled (there is no loader, and a template that could read

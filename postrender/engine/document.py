@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from . import locate
-from .errors import InputError
+from postrender.engine import locate
+from postrender.errors import InputError
 
 _SOURCE = re.compile(r"^# Source: (.+?)[ \t]*\r?$", re.MULTILINE)
 _FILENAME_ANNOTATION = re.compile(r"postrenderer\.helm\.sh/postrender-filename:[ \t]*['\"]?([^'\"\r\n#]+)")
@@ -187,7 +187,7 @@ class Document:
             return ""
         if not self.dirty:
             return self.text
-        from .edit import render_document
+        from postrender.engine.edit import render_document
 
         return render_document(self)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .images import (
+from postrender.images.reference import (
     InvalidImageReference,
     embedded_image,
     find_embedded_images,
@@ -34,7 +34,7 @@ from .images import (
     is_image_flag,
     parse,
 )
-from .kinds import FieldPath, containers, stream_resources
+from postrender.kinds import FieldPath, containers, stream_resources
 
 # DATA: (group, kind, path to the image field).  ``[]`` walks list items, as in kinds.py.
 # Only custom resources whose image is a plain string field; kinds that embed a whole pod
@@ -215,7 +215,7 @@ class ImageTable:
 
 def check_reference(value, doc, resource: dict, path: str, ctx) -> bool:
     """True when ``value`` is a valid reference; otherwise warn once (document, path, value)."""
-    from .rules.base import resource_name
+    from postrender.rules.base import resource_name
 
     if isinstance(value, str):
         try:

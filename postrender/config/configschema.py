@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .config import API_VERSION, KIND, TARGET_SPEC, TOP_FIELDS
-from .schema import json_schema
+from postrender.config.loader import API_VERSION, KIND, TARGET_SPEC, TOP_FIELDS
+from postrender.config.schema import json_schema
 
 
 def config_json_schema() -> dict:
-    from .rules import REGISTRY
+    from postrender.rules import REGISTRY
 
     rule_variants = []
     for name, module in REGISTRY.items():
@@ -32,7 +32,7 @@ def config_json_schema() -> dict:
 
 
 def starter_config() -> str:
-    from .rules import REGISTRY
+    from postrender.rules import REGISTRY
 
     parts = [
         "# postrender config: rules applied in order to every rendered manifest stream.",

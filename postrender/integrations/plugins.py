@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from . import __version__
-from .config import API_VERSION, KIND
-from .errors import UsageError
+from postrender import __version__
+from postrender.config.loader import API_VERSION, KIND
+from postrender.errors import UsageError
 
 PLUGIN_NAME = "postrender"
 HELM_WRAPPER = "postrender-helm"

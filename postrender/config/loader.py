@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import templating
-from .errors import ConfigError
-from .output import register_secrets
-from .kinds import FieldPath, PodSpecTable
-from .schema import Field, SchemaError, check, check_fields, path_text
+from postrender.config import templating
+from postrender.errors import ConfigError
+from postrender.engine.output import register_secrets
+from postrender.kinds import FieldPath, PodSpecTable
+from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
 
 API_VERSION = "postrender/v1alpha1"
 KIND = "PostRenderer"
@@ -247,7 +247,7 @@ def _compose(text: str, source: str) -> Located:
     import yaml
     from yaml.error import MarkedYAMLError
 
-    from . import locate as _loc
+    from postrender.engine import locate as _loc
 
     try:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
@@ -354,7 +354,7 @@ def load_config(path: str | Path | None = None, values_files=(), sets=(), set_fi
 
 def load_config_text(text: str, source: str, values_files=(), sets=(), set_files=(), environ=None,
                      base_dir: Path | None = None) -> Config:
-    from .rules import REGISTRY
+    from postrender.rules import REGISTRY
 
     if len(text) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{source}: the config is {_size(len(text))}; the limit is {_size(MAX_CONFIG_BYTES)}")
@@ -437,7 +437,7 @@ def _parse_expect(value, path):
 
 
 def _build_target(target: dict, ctx: BuildContext, path: tuple):
-    from .selector import Selector, SelectorError, Target
+    from postrender.selector import Selector, SelectorError, Target
 
     def one(d, p):
         try:
