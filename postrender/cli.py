@@ -32,10 +32,11 @@ ValuesOpt = typer.Option(None, "--values", "-f", help="YAML file of variables (r
 SetOpt = typer.Option(None, "--set", help="set a variable: key=value, dotted keys nest (repeatable)")
 SetFileOpt = typer.Option(None, "--set-file", help="set a variable from a file's content: key=path (repeatable)")
 LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this file (else $POSTRENDER_LOG)")
+StrictOpt = typer.Option(False, "--strict", help="treat warnings as errors: exit 1, nothing written (else $POSTRENDER_STRICT)")
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
 
 
-from postrender.runner import _load, _normalise_argv, _read_input, _run, _State, boundary, run  # noqa: E402  (shared with the fast path)
+from postrender.runner import _load, _normalise_argv, _read_input, _run, _State, boundary, report, run  # noqa: E402  (shared with the fast path)
 
 
 @app.command("run")
@@ -45,13 +46,15 @@ def run_cmd(
     set_: Optional[List[str]] = SetOpt,
     set_file: Optional[List[str]] = SetFileOpt,
     output: Optional[str] = typer.Option(None, "--output", "-o", help="write here (atomically replaced) instead of stdout"),
-    explain: bool = typer.Option(False, "--explain", help="print one line per change to stderr"),
+    explain: bool = typer.Option(False, "--explain", help="print one line per change (stderr, and the terminal)"),
+    strict: bool = StrictOpt,
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
 ):
     """Read manifests, apply the config's rules, write the result (the default command)."""
     code = run({"config": config, "values": values or [], "set_": set_ or [], "set_file": set_file or [],
-                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain})
+                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain,
+                "strict": strict})
     if code:
         raise typer.Exit(code)
 
@@ -74,8 +77,7 @@ def diff_cmd(
     cfg = _load(config, values, set_, set_file, log_file)
     data = _read_input(input_path)
     result = run_stream(cfg, data)
-    for warning in result.warnings:
-        _State.diagnostics.emit(f"postrender: warning: {warning}")
+    report(result.warnings)
     # Secrets' data is never shown: generated pull Secrets hold credentials in base64 of a
     # whole dockerconfigjson, which no value-based redaction can recognise (issue 4).
     from postrender.engine.output import redact_secret_values
@@ -165,23 +167,46 @@ app.add_typer(helm_plugin_app, name="helm-plugin")
 app.add_typer(kustomize_plugin_app, name="kustomize-plugin")
 
 
+HelmOpt = typer.Option("helm", "--helm", help="the Helm 4 binary (its HELM_DATA_HOME, HELM_PLUGINS and HELM_CACHE_HOME apply)")
+PluginHomeOpt = typer.Option(None, "--plugin-home", help="kustomize plugin home (default: the one kustomize uses)")
+
+
 @helm_plugin_app.command("install")
-def helm_plugin_install_cmd(helm: str = typer.Option("helm", "--helm", help="the helm 4 binary to install into")):
-    """Install the postrender plugin into Helm 4 (then: helm template ... --post-renderer postrender)."""
+def helm_plugin_install_cmd(helm: str = HelmOpt):
+    """Install the postrender plugin into one Helm 4 home (then: helm template ... --post-renderer postrender)."""
     from postrender.integrations.plugins import install_helm_plugin
 
     result = install_helm_plugin(helm)
-    typer.echo(f"installed Helm plugin {result.name!r} from {result.source_dir}")
+    typer.echo(f"installed Helm plugin {result.name!r} in {result.plugin_dir} ({result.helm_version})")
     typer.echo(f"use: helm template|install|upgrade ... --post-renderer {result.name}")
-    typer.echo(f"diagnostics (Helm 4 discards plugin stderr): {result.log_file}")
+    typer.echo(f"log (Helm 4 discards plugin stderr): {result.log_file}")
+
+
+@helm_plugin_app.command("uninstall")
+def helm_plugin_uninstall_cmd(helm: str = HelmOpt):
+    """Remove the postrender plugin from one Helm 4 home (helm plugin uninstall postrender)."""
+    from postrender.integrations.plugins import PLUGIN_NAME, uninstall_helm_plugin
+
+    plugins = uninstall_helm_plugin(helm)
+    typer.echo(f"uninstalled Helm plugin {PLUGIN_NAME!r} from {plugins}")
 
 
 @kustomize_plugin_app.command("install")
-def kustomize_plugin_install_cmd():
+def kustomize_plugin_install_cmd(plugin_home: Optional[str] = PluginHomeOpt):
     """Create the kustomize exec plugin for kind PostRenderer (use with --enable-alpha-plugins)."""
     from postrender.integrations.plugins import install_kustomize_plugin
 
-    typer.echo(f"installed kustomize exec plugin {install_kustomize_plugin()}")
+    home = Path(plugin_home) if plugin_home else None
+    typer.echo(f"installed kustomize exec plugin {install_kustomize_plugin(plugin_home=home)}")
+
+
+@kustomize_plugin_app.command("uninstall")
+def kustomize_plugin_uninstall_cmd(plugin_home: Optional[str] = PluginHomeOpt):
+    """Remove the kustomize exec plugin that kustomize-plugin install created."""
+    from postrender.integrations.plugins import uninstall_kustomize_plugin
+
+    home = Path(plugin_home) if plugin_home else None
+    typer.echo(f"removed kustomize exec plugin {uninstall_kustomize_plugin(plugin_home=home)}")
 
 
 def _version_callback(value: bool):

@@ -13,7 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
-from postrender.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
+from postrender.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CheckFailed,
+                               PostrenderError, UsageError)
 from postrender.engine.output import Diagnostics
 
 SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
@@ -21,6 +22,9 @@ SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plug
 class _State:
     diagnostics = Diagnostics()
 
+
+# Any of 1/true/yes/on: like --strict (for integrations that pass no arguments: KRM functions).
+ENV_STRICT = "POSTRENDER_STRICT"
 
 # SIGTERM (kubectl/helm timeouts, `timeout`, container stop) ends the run like Ctrl-C does:
 # temporary files removed, one line on stderr, nothing on stdout; exit 128+15 as a shell would.
@@ -73,7 +77,7 @@ def _load(config, values, sets, set_files, log_file):
     return load_config(config, values or (), sets or (), set_files or ())
 
 
-def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None):
+def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None, strict=False):
     """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input).
 
     With a sink the stream is read in chunks and the output written into the sink (the run
@@ -108,17 +112,33 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
             result = run_into(cfg, chunks, sink, explain=explain)
     finally:
         _close_input(fh)
-    diag = _State.diagnostics
-    for warning in result.warnings:
-        diag.emit(f"postrender: warning: {warning}")
-    if explain:
-        for change in result.changes:
-            diag.emit(f"postrender: explain: {change.line()}")
+    report(result.warnings, result.changes if explain else ())
     if result.failures:
         for failure in result.failures:
-            diag.emit(f"postrender: check failed: {failure}")
+            _State.diagnostics.emit(f"postrender: check failed: {failure}")
         raise _CheckExit(len(result.failures))
+    if strict:
+        refuse_warnings(len(result.warnings))
     return cfg, None, result
+
+
+def report(warnings, changes=()) -> None:
+    """Warnings and --explain lines: notices, which also reach the terminal (engine/output.py)."""
+    diag = _State.diagnostics
+    for warning in warnings:
+        diag.notice(f"postrender: warning: {warning}")
+    for change in changes:
+        diag.notice(f"postrender: explain: {change.line()}")
+
+
+def refuse_warnings(count: int) -> None:
+    """--strict: a run with warnings fails like a failed check (exit 1, nothing written)."""
+    if count:
+        raise CheckFailed(f"--strict: {count} warning(s) treated as errors; no output written")
+
+
+def strict_from_env() -> bool:
+    return os.environ.get(ENV_STRICT, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _chain(head: bytes, rest):
@@ -126,15 +146,24 @@ def _chain(head: bytes, rest):
     yield from rest
 
 
-def finish_krm(krm, data: bytes, cfg, sink) -> int:
-    """Write a KRM function's ResourceList into sink; errors also go to stderr, which kustomize shows."""
+def finish_krm(krm, data: bytes, cfg, sink, strict: bool = False) -> int:
+    """Write a KRM function's ResourceList into sink.
+
+    Results are also diagnostics: kustomize prints neither warnings nor errors from ``results``
+    (only the function's stderr, and only on failure), so errors go to stderr and warnings are
+    notices, which reach the terminal."""
     outcome = krm.evaluate(data, cfg)
+    warnings = 0
     for severity, message in outcome.results:
         if severity == "error":
             _State.diagnostics.emit(f"postrender: error: {message}")
         else:
-            _State.diagnostics.log(f"postrender: {severity}: {message}")
+            warnings += severity == "warning"
+            _State.diagnostics.notice(f"postrender: {severity}: {message}")
     sink.write(outcome.output)
+    if strict and outcome.exit_code == 0 and warnings:
+        _State.diagnostics.emit(f"postrender: error: --strict: {warnings} warning(s) treated as errors")
+        return EXIT_CHECK_FAILED
     return outcome.exit_code
 
 
@@ -165,6 +194,7 @@ _RUN_OPTIONS = {
     "--log-file": ("log_file", True, False),
     "-i": ("input_path", True, False), "--input": ("input_path", True, False),
     "--explain": ("explain", False, False),
+    "--strict": ("strict", False, False),
 }
 
 
@@ -173,7 +203,7 @@ def parse_run_args(argv: list[str]) -> dict | None:
     if not argv or argv[0] != "run":
         return None
     opts: dict = {"config": None, "values": [], "set_": [], "set_file": [], "output": None,
-                  "log_file": None, "input_path": "-", "explain": False}
+                  "log_file": None, "input_path": "-", "explain": False, "strict": False}
     args = argv[1:]
     i = 0
     while i < len(args):
@@ -211,10 +241,11 @@ def _open_sink(path: str | None):
 
 def run(opts: dict) -> int:
     """The run command: output goes to stdout or ``-o`` only once every document succeeded."""
+    strict = opts["strict"] or strict_from_env()
     with _open_sink(opts["output"]) as sink:
         cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
-                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink)
-        code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink)
+                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink, strict=strict)
+        code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink, strict)
         sink.commit()
     return code
 

@@ -64,9 +64,17 @@ class Result:
         return self.out.decode("utf-8")
 
 
+# Diagnostics also go to the controlling terminal and, without one, to a default log in
+# $XDG_CACHE_HOME (engine/output.py): tests keep both away from the developer's terminal and home.
+QUIET_ENV = {"POSTRENDER_TTY": "0", "XDG_CACHE_HOME": str(Path(tempfile.gettempdir()) / f"postrender-tests-{os.getuid()}")}
+# Also for the tests that build their own environment from os.environ.
+os.environ.update(QUIET_ENV)
+
+
 def run_cli(args: list[str], stdin: bytes = b"", env: dict | None = None, cwd: Path | None = None) -> Result:
     """Run postrender as a real process (argv, stdin, exit code, stderr all as a user sees them)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
+    full_env.update(QUIET_ENV)
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "postrender", *args], input=stdin, capture_output=True,
