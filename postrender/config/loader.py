@@ -59,7 +59,8 @@ TARGET_SPEC = Field("map", fields=TARGET_FIELDS | {
 PATH_ENTRY = {
     "kind": Field("str", required=True),
     "group": Field("str", doc="API group; omit to match any group"),
-    "path": Field("str", required=True, doc="dotted path, [] walks list items: spec.jobTargetRef.template.spec"),
+    "path": Field("str", required=True, pattern=r"[^./]+(?:[./][^./]+)*", pattern_doc="a dotted path",
+                  doc="dotted path, [] walks list items: spec.jobTargetRef.template.spec"),
 }
 
 TOP_FIELDS = {
@@ -70,7 +71,13 @@ TOP_FIELDS = {
     "podSpecPaths": Field("list", items=PATH_ENTRY, default=None, doc="extra kinds that embed pod specs"),
     "imageFields": Field("list", items=PATH_ENTRY, default=None, doc="extra fields that hold an image reference"),
     "rules": Field("list", default=None, doc="applied in order, each to the output of the previous one"),
+    # Read by kustomize, not by postrender: extra arguments for the exec plugin (kustomize's
+    # execplugin appends them after the config file's path), e.g. argsOneLiner: --set-file k=path.
+    "argsOneLiner": Field("str", doc="kustomize exec plugin: arguments appended to the command line"),
+    "argsFromFile": Field("str", doc="kustomize exec plugin: a file with one argument per line"),
 }
+# What `expect:` accepts besides a whole number >= 0: a count with an optional comparison.
+EXPECT_PATTERN = r"\s*(==|>=|<=|>|<)?\s*([0-9]+)\s*"
 ENTRY_KEYS = {"target", "when", "expect"}
 
 
@@ -406,6 +413,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
             else:
                 raise ctx.error(path + ("when",), "must be a Jinja expression string, e.g. \"pullSecret is defined\"")
             if not enabled:
+                _check_disabled(module, entry, name, path, locate)
                 continue
         options = ctx.render(entry[name], path + (name,), getattr(module, "RAW_KEYS", frozenset()))
         try:
@@ -426,11 +434,30 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
     return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive)
 
 
+def _check_disabled(module, entry: dict, name: str, path: tuple, locate) -> None:
+    """A rule `when:` switched off is not built, but it must still be a valid rule: check it
+    against the schema as written (a template stands for any string), as `postrender schema`
+    does, so that turning it on later cannot reveal a typo."""
+    spec = module.OPTIONS
+    try:
+        if isinstance(spec, dict):
+            check_fields(entry[name], spec, path + (name,), static=True,
+                         exactly_one=getattr(module, "EXACTLY_ONE_OF", ()),
+                         raw_keys=getattr(module, "RAW_KEYS", frozenset()))
+        else:
+            check(entry[name], spec, path + (name,), static=True)
+        check(entry.get("target"), TARGET_SPEC, path + ("target",), static=True)
+        if entry.get("expect") is not None:
+            _parse_expect(entry["expect"], path + ("expect",))
+    except SchemaError as exc:
+        raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
+
+
 def _parse_expect(value, path):
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return ("==", value)
     if isinstance(value, str):
-        m = re.fullmatch(r"\s*(==|>=|<=|>|<)?\s*(\d+)\s*", value)
+        m = re.fullmatch(EXPECT_PATTERN, value)
         if m:
             return (m.group(1) or "==", int(m.group(2)))
     raise SchemaError(path, f"must be a count (1) or a comparison ('>=1'), not {value!r}")

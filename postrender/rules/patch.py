@@ -50,10 +50,16 @@ from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "patch"
 KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge")
+EXACTLY_ONE_OF = KINDS_OF_PATCH
+_TEXT_OR_MAPPING = (Field("str"), Field("map"))
+_OPERATION = Field("map", extra_keys=True, fields={"op": Field("str", required=True), "path": Field("str", required=True)})
 OPTIONS = {
-    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML, or a mapping"),
-    "json6902": Field("any", doc="JSON6902 operations: a list, or a Jinja template rendering to a YAML list"),
-    "merge": Field("any", doc="RFC 7386 JSON merge patch: a mapping, or a Jinja template rendering to YAML"),
+    "strategicMerge": Field("any", variants=_TEXT_OR_MAPPING,
+                            doc="strategic-merge patch: a Jinja template rendering to YAML, or a mapping"),
+    "json6902": Field("any", variants=(Field("str"), Field("list", items=_OPERATION)),
+                      doc="JSON6902 operations: a list, or a Jinja template rendering to a YAML list"),
+    "merge": Field("any", variants=_TEXT_OR_MAPPING,
+                   doc="RFC 7386 JSON merge patch: a mapping, or a Jinja template rendering to YAML"),
     "allowKindChange": Field("bool", default=False, doc="allow the patch to change kind"),
     "allowNameChange": Field("bool", default=False, doc="allow the patch to change metadata.name"),
 }

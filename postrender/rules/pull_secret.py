@@ -42,24 +42,27 @@ from postrender.config import templating
 from postrender.errors import ConfigError
 from postrender.rules.base import Change, Rule, RunContext, resource_name
 from postrender.config.schema import Field
-from postrender.rules.image_pull_secrets import check_secret_name
+from postrender.rules.image_pull_secrets import SECRET_NAME_PATTERN, check_secret_name
 
 NAME = "pullSecret"
 DEFAULT_TEMPLATE = "builtin:dockerconfigjson-secret.yaml.j2"
 CREDENTIALS = ("registry", "username", "password", "auth", "dockerconfigjson")
+VARIABLE_PATH = r"\s*[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*\s*"  # stripped before use
 # Credentials whose values are secret even when the variable's name does not say so.
 SECRET_CREDENTIALS = ("password", "auth", "dockerconfigjson")
 OPTIONS = {
-    "name": Field("str", required=True, doc="name of the Secret (the name imagePullSecrets uses)"),
+    "name": Field("str", required=True, pattern=SECRET_NAME_PATTERN, pattern_doc="a Secret name",
+                  doc="name of the Secret (the name imagePullSecrets uses)"),
     "template": Field("str", default=DEFAULT_TEMPLATE,
                       doc="Jinja template of the Secret, relative to the config file's directory"),
     "credentials": Field("map", default=None, fields={
-        c: Field("str", default=c, doc=f"variable that holds {c} (dotted for nested)") for c in CREDENTIALS
+        c: Field("str", default=c, pattern=VARIABLE_PATH, pattern_doc="a variable name (a.b.c)",
+                 doc=f"variable that holds {c} (dotted for nested)") for c in CREDENTIALS
     }, doc="which variables hold the credentials (default: registry, username, password, auth, dockerconfigjson)"),
 }
 # Variable names in `credentials:` are names, not templates.
 RAW_KEYS = frozenset({"credentials"})
-_VARIABLE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+_VARIABLE_PATH = re.compile(VARIABLE_PATH)
 _MISSING = object()
 
 

@@ -38,6 +38,7 @@ OPTIONS = {
     "template": Field("str", doc="Jinja template file, relative to the config file's directory"),
     "inline": Field("str", doc="the Jinja template itself"),
 }
+EXACTLY_ONE_OF = ("template", "inline")
 # The inline template is rendered by the rule (with its own error messages), not by the loader.
 RAW_KEYS = frozenset({"inline"})
 
