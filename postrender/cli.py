@@ -132,7 +132,7 @@ def validate_cmd(
     set_file: Optional[List[str]] = SetFileOpt,
 ):
     """Check a config (and its variables) without reading any input."""
-    cfg = _load(config, values, set_, set_file, None)
+    cfg = _load(config, values, set_, set_file, None, check_templates=True)
     typer.echo(f"{cfg.source}: ok, {len(cfg.rules)} rule(s) active")
 
 

@@ -68,13 +68,13 @@ def _open_input(path: str):
     return sys.stdin.buffer
 
 
-def _load(config, values, sets, set_files, log_file):
+def _load(config, values, sets, set_files, log_file, check_templates=False):
     from postrender.config.loader import load_config
 
     # Diagnostics redact every value registered as secret (config.py registers each the moment
     # it is known), so one built before loading also covers what loading finds.
     _State.diagnostics = Diagnostics(log_file)
-    return load_config(config, values or (), sets or (), set_files or ())
+    return load_config(config, values or (), sets or (), set_files or (), check_templates=check_templates)
 
 
 def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None, strict=False):

@@ -109,7 +109,7 @@ def test_variables_precedence(cli, tmp_path):
 def test_explain_lists_each_change(cli, tmp_path):
     r = cli(["-c", str(write_config(tmp_path, RULES)), "--explain"], DEPLOY)
     assert r.code == 0
-    assert r.err.strip() == ("postrender: explain: imagePullPolicy: Deployment/web:"
+    assert r.err.strip() == ("postrender: explain: rules[0] (imagePullPolicy): Deployment/web:"
                              " spec.template.spec.containers[0].imagePullPolicy: (unset) -> IfNotPresent")
 
 

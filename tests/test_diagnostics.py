@@ -32,7 +32,7 @@ spec:
 """
 WARN = "rules:\n- pullSecretReferences: {action: warn}\n"
 BAD = "rules:\n- imagePullPolicy: {policy: Sometimes}\n"
-WARNING = "postrender: warning: pullSecretReferences: document 1: Deployment/web"
+WARNING = "postrender: warning: rules[0] (pullSecretReferences): document 1: Deployment/web"
 ERROR = "postrender: error:"
 
 

@@ -51,7 +51,7 @@ def test_run_explain_and_log_never_show_the_password(setup):
     # The output does carry the credentials (that is its job) ...
     assert b".dockerconfigjson: " in r.out and r.text.count("kind: Secret") == 3
     # ... nothing else does.
-    assert "explain: pullSecret: Secret/tools/" in r.err and "generated; data not shown" in r.err
+    assert "explain: rules[1] (pullSecret): Secret/tools/" in r.err and "generated; data not shown" in r.err
     assert_clean(r.err)
     assert_clean((tmp_path / "log").read_text())
     assert "pullSecretReferences" in r.err  # corp-registry dangles: the warning path ran too

@@ -112,7 +112,7 @@ def validate_verdict(text: str, tmp_path: Path, directory: Path | None = None) -
     path = directory / "schema-check.yaml"
     path.write_text(text)
     try:
-        load_config(path, sets=[f"{k}={v}" for k, v in VARIABLES.items()], environ={})
+        load_config(path, sets=[f"{k}={v}" for k, v in VARIABLES.items()], environ={}, check_templates=True)
     except ConfigError as exc:
         return str(exc)
     finally:

@@ -141,9 +141,9 @@ def test_run_and_explain_never_leak(tmp_path, channel, failure):
         assert r.code == 0
         assert FORMS["base64(.dockerconfigjson)"] in r.text  # stdout legitimately carries it
         # The generated Secret is named in the clear (pullSecret holds a name, not a secret).
-        assert "explain: pullSecret: Secret/tools/regcred: (new document)" in r.err
+        assert "explain: rules[1] (pullSecret): Secret/tools/regcred: (new document)" in r.err
         if failure == "explain of a Secret edit":
-            assert "explain: patch: Secret/tools/app: stringData: (unset) -> <redacted>" in r.err
+            assert "explain: rules[3] (patch): Secret/tools/app: stringData: (unset) -> <redacted>" in r.err
     else:
         assert r.code in (1, 2, 3) and r.out == b""
         assert "<redacted>" in r.err

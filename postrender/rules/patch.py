@@ -224,10 +224,11 @@ class Patch(Rule):
                 self._check_identity(resource, new)
             except _Skip:
                 continue
-            except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
-                raise ConfigError(f"{self.label()}: {what}: {exc}") from None
+            except (templating.TemplateRefused, templating.UndefinedVariable) as exc:
+                # The template is at fault, not the input: exit 2, like the same error at load time.
+                raise ConfigError(f"{self.located()}: {what}: {exc}") from None
             except (templating.TemplateError, PatchError) as exc:
-                raise RuleError(f"{self.label()}: {what}: {exc}") from None
+                raise RuleError(f"{self.located()}: {what}: {exc}") from None
             diffs = list(_differences(resource, new))
             if not diffs:
                 continue
@@ -237,6 +238,23 @@ class Patch(Rule):
             for path, old_value, new_value in diffs:
                 ctx.record(self, doc, label, f"{where}.{path}" if where else path, old_value, new_value)
         return documents
+
+    def templates(self, variables: dict) -> list:
+        """The patch body's templates, rendered per resource with ``resource``."""
+        found = []
+
+        def walk(value, path):
+            if isinstance(value, str) and templating.is_template(value):
+                found.append((path, value, variables, frozenset({"resource"}), None))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, path + (i,))
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, path + (key,))
+
+        walk(self.body, (self.how,))
+        return found
 
     @staticmethod
     def _delete(doc, where: str, resource: dict) -> None:

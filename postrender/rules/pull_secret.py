@@ -94,7 +94,7 @@ class PullSecret(Rule):
 
     def render(self, namespace: str) -> list[str]:
         context = dict(self.context, secret={"name": self.secret_name, "namespace": namespace})
-        where = f"{self.label()}: template {self.template_name}"
+        where = f"{self.located()}: template {self.template_name}"
         try:
             text = generated.render(self.template, context)
         except templating.TemplateError as exc:
@@ -105,6 +105,11 @@ class PullSecret(Rule):
             raise ConfigError(f"{where}: {exc}") from None
 
     observes = True
+    source = ""  # the template's text (set by build)
+
+    def templates(self, variables: dict) -> list:
+        """The Secret's template, rendered per namespace with the credentials and ``secret``."""
+        return [(("template",), self.source, self.context, frozenset({"secret"}), f"template {self.template_name}")]
 
     def observe(self, documents, ctx: RunContext, state: dict) -> None:
         state.setdefault("existing", {}).update(pullsecrets.secrets(documents))
@@ -129,7 +134,7 @@ def added(rule: Rule, ctx: RunContext, texts: list[str], index: int, nl: str, no
     if ctx.explain:
         for doc in new:
             what = resource_name(doc.obj) if isinstance(doc.obj, dict) else doc.where()
-            ctx.changes.append(Change(rule.name, what, "(new document)", None, note))
+            ctx.changes.append(Change(rule.label(), what, "(new document)", None, note))
     return new
 
 
@@ -159,7 +164,9 @@ def build(options: dict, ctx, path) -> PullSecret:
             ctx.add_secret(value)
     for derived in _derived_secrets(context):
         ctx.add_secret(derived)
-    return PullSecret(secret_name, template, shown, context)
+    rule = PullSecret(secret_name, template, shown, context)
+    rule.source = text
+    return rule
 
 
 def _derived_secrets(credentials: dict) -> list[str]:
