@@ -17,7 +17,11 @@ from postrender.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPT
                                PostrenderError, UsageError)
 from postrender.engine.output import Diagnostics
 
-SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
+# The typer app's commands (cli.py; tests/test_cli.py checks the two agree).  A first argument
+# that is none of these, no option and no file is a mistyped command, not a config path.
+SUBCOMMANDS = ("run", "diff", "images", "validate", "schema", "init", "completion", "helm-plugin", "kustomize-plugin")
+# Environment variable of shell completion (`postrender completion SHELL`): the typer app answers.
+COMPLETE_VAR = "_POSTRENDER_COMPLETE"
 
 class _State:
     diagnostics = Diagnostics()
@@ -173,15 +177,29 @@ class _CheckExit(Exception):
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
-    """Default to ``run``; accept kustomize's ``postrender CONFIGPATH`` exec-plugin call."""
+    """Default to ``run``; accept kustomize's ``postrender CONFIGPATH`` exec-plugin call.
+
+    A first word that is neither a command, an option nor a file is a mistyped command: a
+    UsageError that suggests the closest command (``vaildate``: did you mean ``validate``?), as
+    git and kubectl do, instead of running with an unexpected argument."""
     if not argv:
         return ["run"]
     first = argv[0]
     if first in SUBCOMMANDS or first in ("--help", "-h", "--version"):
         return argv
-    if not first.startswith("-") and os.path.isfile(first):
-        return ["run", "-c", first] + argv[1:]
-    return ["run"] + argv
+    if first.startswith("-"):
+        return ["run"] + argv
+    if os.path.isfile(first):
+        from postrender.integrations.kustomize_config import user_config
+
+        return ["run", "-c", user_config(first)] + argv[1:]
+    if os.sep in first or first.endswith((".yaml", ".yml", ".json")):
+        return ["run", "-c", first] + argv[1:]  # a config path after all: "not found" says so
+    import difflib
+
+    close = difflib.get_close_matches(first, SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(SUBCOMMANDS)}"
+    raise UsageError(f"unknown command {first!r}; {hint} (postrender --help; a config file is -c FILE)")
 
 
 
@@ -312,7 +330,17 @@ def _guarded(fn, debug: bool) -> int:
 
 def main(argv: list[str]) -> int | None:
     """Handle a plain run without typer; None means "not for the fast path"."""
-    opts = parse_run_args(_normalise_argv(argv))
+    if os.environ.get(COMPLETE_VAR):
+        return None  # shell completion: the typer app answers
+    debug = bool(os.environ.get("POSTRENDER_DEBUG"))
+    try:
+        opts = parse_run_args(_normalise_argv(argv))
+    except UsageError as exc:
+        return boundary(lambda: _raise(exc), debug)
     if opts is None:
         return None
-    return boundary(lambda: run(opts), bool(os.environ.get("POSTRENDER_DEBUG")))
+    return boundary(lambda: run(opts), debug)
+
+
+def _raise(exc: BaseException):
+    raise exc

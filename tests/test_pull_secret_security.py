@@ -63,7 +63,7 @@ def test_diff_hides_secret_data(setup):
     blobs = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("  .dockerconfigjson: ")]
     assert len(blobs) == 3 and all(PASSWORD in base64.b64decode(b).decode() for b in blobs[1:])
     r = run_cli(["diff", "--no-color", *args], INPUT)
-    assert r.code == 0
+    assert r.code == 1  # differences, as kubectl diff says it
     for blob in blobs:
         assert blob not in r.text
     assert "+  .dockerconfigjson: <redacted, changed>" in r.text

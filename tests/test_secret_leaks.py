@@ -158,7 +158,7 @@ def test_diff_images_validate_never_leak(tmp_path, channel):
     config, args, env, stdin = setup_channel(tmp_path, channel, FAILURES["explain of a Secret edit"])
     log = ["--log-file", str(tmp_path / "file.log")]
     diff = run_cli(["diff", "--no-color", "-c", str(config), *args, *log], stdin, env=env)
-    assert diff.code == 0 and "+  .dockerconfigjson: <redacted, changed>" in diff.text
+    assert diff.code == 1 and "+  .dockerconfigjson: <redacted, changed>" in diff.text
     assert '+  name: "regcred"' in diff.text  # the Secret's name is shown, its data is not
     images = run_cli(["images", "-c", str(config), *args, *log], stdin, env=env)
     assert images.code == 0 and "registry.example.com/tool/server:1.0" in images.text
