@@ -77,7 +77,7 @@ def test_diff_has_a_header_per_changed_resource_removed_and_new_ones_included(cl
         "--- input: new document: ConfigMap/added",
         "+++ output: new document: ConfigMap/added",
     ]
-    assert "-  name: settings" in r.text.splitlines() and "+  name: added" in r.text.splitlines()
+    assert "-  name: settings" in r.text.splitlines() and "+metadata: {name: added}" in r.text.splitlines()
 
 
 @pytest.mark.parametrize("args, env, colored", [
