@@ -114,3 +114,51 @@ def test_kustomize_plugin_cli_install_and_uninstall(cli, tmp_path):
     assert r.code == 0 and not integ.kustomize_plugin_path(home).exists()
     r = cli(["kustomize-plugin", "uninstall", "--plugin-home", str(home)])
     assert r.code == 2 and r.err.startswith("postrender: error: ") and "no postrender kustomize plugin" in r.err
+
+
+# ---- kustomize's temporary copy of the config -> the user's file ----------------------------
+
+USER_CONFIG = """\
+apiVersion: postrender/v1alpha1
+kind: PostRenderer
+metadata:
+  name: p   # a comment kustomize drops
+rules:
+  - imagePullPolicy: {policy: Never, onlyIfUnset: yes}
+"""
+# What kustomize writes to /tmp/kust-plugin-config-NNN for it (keys sorted, flow style gone).
+KUSTOMIZE_COPY = """\
+apiVersion: postrender/v1alpha1
+kind: PostRenderer
+metadata:
+  name: p
+rules:
+- imagePullPolicy:
+    onlyIfUnset: yes
+    policy: Never
+"""
+
+
+@pytest.mark.parametrize("kustomization, copy_text, expect_user_file", [
+    ("transformers: [postrender.yaml]\n", KUSTOMIZE_COPY, True),
+    ("transformers: [other.yaml, postrender.yaml]\n", KUSTOMIZE_COPY, True),
+    ("transformers: [postrender.yaml]\n", KUSTOMIZE_COPY.replace("Never", "Always"), False),  # not the same config
+    ("resources: [x.yaml]\n", KUSTOMIZE_COPY, False),                                          # not listed
+    ("transformers:\n- |\n  apiVersion: postrender/v1alpha1\n", KUSTOMIZE_COPY, False),       # inline, no file
+])
+def test_kustomize_copy_is_traced_to_the_users_file(tmp_path, kustomization, copy_text, expect_user_file):
+    from postrender.integrations.kustomize_config import user_config
+
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "postrender.yaml").write_text(USER_CONFIG)
+    (root / "other.yaml").write_text(USER_CONFIG.replace("name: p ", "name: q "))
+    (root / "kustomization.yaml").write_text(kustomization)
+    copy = tmp_path / "kust-plugin-config-123"
+    copy.write_text(copy_text)
+    env = {"KUSTOMIZE_PLUGIN_CONFIG_ROOT": str(root)}
+    assert user_config(str(copy), env) == (str(root / "postrender.yaml") if expect_user_file else str(copy))
+    # Only kustomize's calls are traced: another path, or no kustomize root, stays as it is.
+    assert user_config(str(copy), {}) == str(copy)
+    (tmp_path / "mine.yaml").write_text(copy_text)
+    assert user_config(str(tmp_path / "mine.yaml"), env) == str(tmp_path / "mine.yaml")
