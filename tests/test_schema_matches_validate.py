@@ -124,7 +124,7 @@ def test_the_shipped_configs_are_found():
     names = [name for name, _, _ in SHIPPED]
     # One per place, so that a change to the extraction cannot silently drop a whole source.
     for source in ("README.md#", "docs/pull-secrets.md#", "docs/images.md#", "docs/patches.md#",
-                   "examples/postrender.yaml", "tests/data/standard-rules.yaml", "tests/cases/",
+                   "examples/offline-mirror/postrender.yaml", "examples/patches/postrender.yaml", "tests/data/standard-rules.yaml", "tests/cases/",
                    "postrender.rules.patch docstring", "postrender init"):
         assert any(n.startswith(source) for n in names), (source, names)
 
