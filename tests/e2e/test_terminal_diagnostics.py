@@ -27,7 +27,7 @@ rules:
   - pullSecretReferences: {action: warn}
 """
 CONFIG = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nmetadata:\n  name: warn\n" + WARN_RULES
-WARNING = "postrender: warning: pullSecretReferences:"
+WARNING = "postrender: warning: rules[1] (pullSecretReferences):"
 DANGLING = "no Secret 'regcred' with no namespace in the stream"
 
 
@@ -72,7 +72,7 @@ def test_helm3_explain_reaches_the_terminal(need_tool, env, tmp_path):
     code, screen, _, err = in_terminal(helm_template(need_tool("helm3"), config, "--post-renderer-args=--explain"),
                                        env, tmp_path)
     assert code == 0, err
-    assert ("postrender: explain: imagePullPolicy: Deployment/r1-demo: spec.template.spec.containers[0]"
+    assert ("postrender: explain: rules[0] (imagePullPolicy): Deployment/r1-demo: spec.template.spec.containers[0]"
             ".imagePullPolicy: (unset) -> Never") in screen
 
 
@@ -143,7 +143,7 @@ def test_kustomize_krm_function_warning_reaches_the_terminal(need_tool, env, pos
     (fn / "kustomization.yaml").write_text("resources: [rendered.yaml]\ntransformers: [postrender.yaml]\n")
     code, screen, out, err = in_terminal([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", fn], env, tmp_path)
     assert code == 0, err
-    assert "postrender: warning: pullSecretReferences:" in screen and DANGLING in screen
+    assert WARNING in screen and DANGLING in screen
     assert "imagePullSecrets" in out
 
 
