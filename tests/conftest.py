@@ -49,6 +49,22 @@ def corpus_files():
     return corpus_required()
 
 
+# The smallest real input: one Deployment as Helm renders it (tests that need just "a workload").
+DEPLOY = b"""---
+# Source: demo/templates/deploy.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx
+"""
+
+
 def write_config(tmp_path: Path, body: str, name: str = "postrender.yaml") -> Path:
     path = tmp_path / name
     path.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\n" + body)

@@ -7,21 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import write_config
-
-DEPLOY = b"""---
-# Source: demo/templates/deploy.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: nginx
-"""
+from tests.conftest import DEPLOY, write_config
 RULES = "rules:\n- imagePullPolicy: {policy: IfNotPresent}\n"
 
 

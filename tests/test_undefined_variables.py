@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from postrender.config import templating
 from postrender.config.undefined import undefined_in_expression, undefined_in_template
-from tests.conftest import write_config
+from tests.conftest import DEPLOY, write_config
 
 VARIABLES = {"a": 1, "reg": {"host": "h", "ports": [80]}, "empty": ""}
 RUN_TIME = {"resource", "secret"}
@@ -116,20 +116,6 @@ def test_static_check_matches_rendering(template):
 
 # ---- validate and run --------------------------------------------------------------------
 
-STREAM = b"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: nginx
-"""
-
-
 @pytest.mark.parametrize("rules, message", [
     ("- patch:\n    strategicMerge: |\n      metadata:\n        labels:\n          team: {{ team }}\n",
      "rules[0].patch.strategicMerge: 'team' is undefined at line 3 of the template"),
@@ -177,6 +163,6 @@ def test_validate_accepts_guarded_uses(cli, tmp_path, rules):
 ])
 def test_an_undefined_variable_while_running_is_exit_2(cli, tmp_path, body):
     cfg = write_config(tmp_path, "rules:\n- patch:\n    " + body)
-    r = cli(["-c", str(cfg)], STREAM)
+    r = cli(["-c", str(cfg)], DEPLOY)
     assert r.code == 2 and r.out == b"", r.err
     assert "is undefined" in r.err or "has no attribute" in r.err
