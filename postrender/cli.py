@@ -155,6 +155,7 @@ def lock_cmd(
 ):
     """Resolve every image (after the config's rules) to its digest; write the lock pinDigests reads."""
     from postrender.registry import commands
+    from postrender.registry.errors import RegistryError
     from postrender.registry.lockfile import render
 
     if fmt not in ("postrender", "kbld"):
@@ -165,8 +166,8 @@ def lock_cmd(
     for error in outcome.errors:
         _State.diagnostics.emit(f"postrender: error: lock: {error}")
     if outcome.errors:
-        _State.diagnostics.emit(f"postrender: lock: {len(outcome.errors)} image(s) failed; no lock file written")
-        raise typer.Exit(1)
+        # An exception, not typer.Exit: main() drops the code a standalone_mode=False app returns.
+        raise RegistryError(f"lock: {len(outcome.errors)} image(s) failed; no lock file written")
     write_output(render(outcome.lock, fmt).encode("utf-8"), output)
     _State.diagnostics.emit(
         f"postrender: lock: {len(outcome.lock)} image(s) locked, {outcome.pinned} already pinned by digest"
@@ -190,6 +191,7 @@ def mirror_cmd(
 ):
     """Copy every image from where the chart names it to where the config's rewrites send it."""
     from postrender.registry import commands
+    from postrender.registry.errors import RegistryError
 
     if fmt not in ("text", "json", "skopeo-sync"):
         raise UsageError(f"--format {fmt!r}: use text, json or skopeo-sync")
@@ -203,13 +205,13 @@ def mirror_cmd(
     if text is not None:
         write_output(text.encode("utf-8"), None)
         if errors:
-            raise typer.Exit(1)
+            raise RegistryError(f"mirror: {len(errors)} image(s) cannot be planned")
         return
     for error in summary.errors:
         _State.diagnostics.emit(f"postrender: error: mirror: {error}")
     _State.diagnostics.emit(f"postrender: {summary.line()}")
     if summary.failed or errors:
-        raise typer.Exit(1)
+        raise RegistryError(f"mirror: {summary.failed + len(errors)} image(s) failed; run it again to resume")
 
 
 @app.command("validate")
