@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -111,7 +112,8 @@ def docker_config(directory: Path, auths: dict | None = None, **extra) -> dict:
     body = {"auths": {host: {"auth": __import__("base64").b64encode(f"{u}:{p}".encode()).decode()}
                       for host, (u, p) in (auths or {}).items()}, **extra}
     (directory / "config.json").write_text(json.dumps(body))
-    return {"DOCKER_CONFIG": str(directory)}
+    # HOME and XDG_RUNTIME_DIR too: no login of the machine's user (containers auth.json) leaks in.
+    return {"DOCKER_CONFIG": str(directory), "HOME": str(directory), "XDG_RUNTIME_DIR": str(directory)}
 
 
 def write(path: Path, text: str) -> Path:
@@ -498,3 +500,54 @@ def test_pin_before_rewrite_and_kbld_lock(lab, tmp_path):
         assert images_of(out.out) == [
             f"{lab.mirror.host}/early/library/nginx:1.27@{skopeo_digest(lab.source, 'library/nginx:1.27')}",
             f"{lab.mirror.host}/early/team/app:v1@{skopeo_digest(lab.source, 'team/app:v1')}"]
+
+
+@pytest.mark.parametrize("where", ["REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR"])
+def test_a_skopeo_login_is_used(lab, tmp_path, where):
+    """`skopeo login` (containers-auth.json) works like `docker login`: lock reads what it wrote."""
+    env = docker_config(tmp_path / "d")
+    if where == "REGISTRY_AUTH_FILE":
+        env["REGISTRY_AUTH_FILE"] = str(tmp_path / "auth.json")
+    # skopeo 1.9 writes into $DOCKER_CONFIG/config.json when that is set: log in without it.
+    login = {**{k: v for k, v in os.environ.items() if k != "DOCKER_CONFIG"},
+             **{k: v for k, v in env.items() if k != "DOCKER_CONFIG"}}
+    run(["skopeo", "login", "--tls-verify=false", "-u", MIRROR_USER, "--password-stdin", lab.mirror.host],
+        env=login, input=MIRROR_PASSWORD.encode())
+    written = tmp_path / "auth.json" if where == "REGISTRY_AUTH_FILE" else tmp_path / "d" / "containers" / "auth.json"
+    assert MIRROR_USER not in (tmp_path / "d" / "config.json").read_text()
+    assert lab.mirror.host in json.loads(written.read_text())["auths"]
+    push(lab.layout, "nginx", lab.mirror, "login/nginx", "1.27")
+    stream = manifests({"a": f"{lab.mirror.host}/login/nginx:1.27"})
+    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    result = run_cli(["lock", "-c", str(config), "--ca-file", str(lab.ca.cert)], stdin=stream, env=env)
+    assert result.code == 0, result.err
+    assert yaml.safe_load(result.out)["images"][0]["digest"] == skopeo_digest(lab.mirror, "login/nginx:1.27")
+
+
+def test_progress_shows_on_a_terminal_only(lab, tmp_path):
+    import pty
+
+    stream = manifests({"a": f"{lab.source.host}/library/nginx:1.27", "b": f"{lab.source.host}/team/tool:2"})
+    (tmp_path / "in.yaml").write_bytes(stream)
+    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    args = [sys.executable, "-m", "postrender", "lock", "-c", str(config), "-i", str(tmp_path / "in.yaml")]
+    env = {**os.environ, **docker_config(tmp_path / "d")}
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=120)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert proc.returncode == 0
+    assert b"\rlock: 2/2" in shown and b"2 image(s) locked" in shown
+    piped = run_cli(["lock", "-c", str(config), "-i", str(tmp_path / "in.yaml")], env=docker_config(tmp_path / "e"))
+    assert piped.code == 0 and "\r" not in piped.err and "lock: 2/2" not in piped.err

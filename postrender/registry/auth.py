@@ -10,7 +10,9 @@ Where credentials come from, first match wins (per registry host, Docker Hub's a
    way the docker CLI reads it: ``credHelpers[host]``, else ``credsStore``, run as
    ``docker-credential-NAME get`` with the server address on stdin; else ``auths[host]``
    (``auth`` = base64 ``user:password``, or ``username``/``password``, ``identitytoken``,
-   ``registrytoken``);
+   ``registrytoken``).  skopeo/podman logins (containers-auth.json, same shape) are read too:
+   ``$REGISTRY_AUTH_FILE`` before the Docker config, ``$XDG_RUNTIME_DIR/containers/auth.json``
+   (else ``/run/containers/UID/auth.json``) and ``~/.config/containers/auth.json`` after it;
 3. nothing: anonymous (Docker Hub and most public registries hand out anonymous pull tokens).
 
 The registry says how to authenticate in its 401 (distribution's ``auth/token`` spec):
@@ -153,26 +155,37 @@ class CredentialStore:
             base = env.get("DOCKER_CONFIG")
             docker_config = Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
         self.docker_config_path = docker_config
-        self._config: dict | None = None
+        # skopeo/podman logins (containers-auth.json(5)): an explicit $REGISTRY_AUTH_FILE is read
+        # before the Docker config, the default locations after it.
+        self.auth_files: list[Path] = []
+        if env.get("REGISTRY_AUTH_FILE"):
+            self.auth_files.append(Path(env["REGISTRY_AUTH_FILE"]))
+        self.auth_files.append(docker_config)
+        if env.get("XDG_RUNTIME_DIR"):
+            self.auth_files.append(Path(env["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+        elif hasattr(os, "getuid"):
+            self.auth_files.append(Path(f"/run/containers/{os.getuid()}/auth.json"))
+        home = env.get("HOME")
+        self.auth_files.append((Path(home) if home else Path.home()) / ".config" / "containers" / "auth.json")
+        self._configs: dict[Path, dict] = {}
         self._cache: dict[str, Credential | None] = {}
         self._lock = threading.Lock()
 
-    def _docker_config(self) -> dict:
-        if self._config is None:
-            path = self.docker_config_path
+    def _read(self, path: Path) -> dict:
+        if path not in self._configs:
             try:
                 text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                self._config = {}
-                return self._config
+            except (FileNotFoundError, NotADirectoryError):
+                self._configs[path] = {}
+                return self._configs[path]
             except OSError as exc:
-                raise RegistryError(f"{path}: cannot read the Docker config: {exc.strerror}") from None
+                raise RegistryError(f"{path}: cannot read the registry credentials file: {exc.strerror}") from None
             try:
                 parsed = json.loads(text) if text.strip() else {}
             except ValueError as exc:
-                raise RegistryError(f"{path}: the Docker config is not valid JSON ({exc.msg}, line {exc.lineno})") from None
-            self._config = parsed if isinstance(parsed, dict) else {}
-        return self._config
+                raise RegistryError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+            self._configs[path] = parsed if isinstance(parsed, dict) else {}
+        return self._configs[path]
 
     def get(self, host: str) -> Credential | None:
         host = normalize_host(host)
@@ -184,7 +197,14 @@ class CredentialStore:
     def _lookup(self, host: str) -> Credential | None:
         if host in self.explicit:
             return self.explicit[host]
-        config = self._docker_config()
+        for path in self.auth_files:
+            found = self._from_file(path, host)
+            if found is not None:
+                return found
+        return None
+
+    def _from_file(self, path: Path, host: str) -> Credential | None:
+        config = self._read(path)
         helpers = config.get("credHelpers") if isinstance(config.get("credHelpers"), dict) else {}
         helper = None
         for server, name in helpers.items():
@@ -196,7 +216,7 @@ class CredentialStore:
             cred = run_helper(helper, server_address(host))
             if cred is not None:
                 return cred
-        return auths_of(config, str(self.docker_config_path)).get(host)
+        return auths_of(config, str(path)).get(host)
 
 
 def run_helper(name: str, server: str) -> Credential | None:
