@@ -353,3 +353,17 @@ def test_lock_and_mirror_refuse_bad_options(tmp_path):
     for args, message in cases:
         result = run_cli(args, stdin=stream)
         assert result.code == 2 and message in result.err and result.out == b"", (args, result.err)
+
+
+def test_a_relative_lock_is_found_next_to_the_config_else_in_the_working_directory(tmp_path):
+    stream = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: nginx:1.27}]\n"
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "work").mkdir()
+    config = write_config(tmp_path / "conf", "rules:\n  - pinDigests: {lock: app.lock.yaml}\n")
+    lock_file(tmp_path / "work", {"docker.io/library/nginx:1.27": D1}, "app.lock.yaml")
+    from_work = run_cli(["-c", str(config)], stdin=stream, cwd=tmp_path / "work")
+    assert from_work.code == 0 and f"nginx:1.27@{D1}" in from_work.text, from_work.err
+    lock_file(tmp_path / "conf", {"docker.io/library/nginx:1.27": D2}, "app.lock.yaml")
+    for cwd in (tmp_path / "work", tmp_path):  # next to the config wins
+        result = run_cli(["-c", str(config)], stdin=stream, cwd=cwd)
+        assert result.code == 0 and f"nginx:1.27@{D2}" in result.text, result.err

@@ -9,7 +9,7 @@ deterministically (no network on the post-render path), and turns each ``name:ta
         mirrors:
           - {from: docker.io, to: "{{ mirror }}/hub"}
     - pinDigests:
-        lock: postrender.lock.yaml     # relative to this config file's directory
+        lock: postrender.lock.yaml     # relative to this config file's directory (else the working one)
         onMissing: error               # error: exit 1, no output | warn: report, leave the tag
 
 Images are looked up by normalised name and tag (``busybox`` = ``docker.io/library/busybox:latest``),
@@ -37,7 +37,7 @@ from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "pinDigests"
 OPTIONS = {
-    "lock": Field("str", required=True, doc="lock file from `postrender lock` (or kbld's), relative to the config file's directory"),
+    "lock": Field("str", required=True, doc="lock file from `postrender lock` (or kbld's); relative: to the config file's directory, else the working directory"),
     "onMissing": Field("str", default="error", choices=("error", "warn"),
                        doc="an image the lock does not list: error (exit 1, no output) or warn (left unpinned)"),
 }
@@ -47,8 +47,8 @@ class PinDigests(Rule):
     name = NAME
     per_document = True
 
-    def __init__(self, path: Path, shown: str, on_missing: str, table: ImageTable, where: str):
-        self.path = path
+    def __init__(self, paths: list[Path], shown: str, on_missing: str, table: ImageTable, where: str):
+        self.paths = paths
         self.shown = shown
         self.on_missing = on_missing
         self.table = table
@@ -60,8 +60,10 @@ class PinDigests(Rule):
         if self._lock is None:
             from postrender.registry.lockfile import LockFileError, read
 
+            # The first candidate that exists; if none does, the error names the first.
+            path = next((p for p in self.paths if p.exists()), self.paths[0])
             try:
-                self._lock = read(self.path)
+                self._lock = read(path)
             except LockFileError as exc:
                 raise ConfigError(f"{self.lock_where}: {exc}") from None
         return self._lock
@@ -91,10 +93,15 @@ def build(options: dict, ctx, path) -> PinDigests:
     if not shown:
         raise ctx.error(path + ("lock",), "needs the path of a lock file (postrender lock -o FILE writes one)")
     target = Path(shown)
+    candidates = [target]
     if not target.is_absolute():
-        target = ctx.config_dir / target
+        # Next to the config (like pullSecret's template), which works whatever directory Helm
+        # runs postrender from; else where `postrender lock -o FILE` wrote it from here.
+        candidates = [ctx.config_dir / target]
+        if (Path.cwd() / target).resolve() != candidates[0].resolve():
+            candidates.append(Path.cwd() / target)
     where = f"{ctx.locate(path + ('lock',))}: {path_text(path + ('lock',))}"
-    return PinDigests(target, shown, options["onMissing"], ImageTable.of(ctx), where)
+    return PinDigests(candidates, shown, options["onMissing"], ImageTable.of(ctx), where)
 
 
 EXAMPLE = """\
