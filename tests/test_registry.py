@@ -273,7 +273,7 @@ def test_lock_errors_name_the_image_the_place_and_write_nothing(lab, tmp_path):
 
 
 def test_tls_without_the_ca_and_wrong_basic_password_are_one_clear_line(lab, tmp_path):
-    stream = manifests({"a": f"{lab.mirror.host}/hub/library/nginx:1.27"})
+    stream = manifests({"a": f"{lab.mirror.host}/tls/library/nginx:1.27"})
     config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
     no_ca = run_cli(["lock", "-c", str(config)], stdin=stream, env=docker_config(tmp_path / "d"))
     assert no_ca.code == 1
@@ -288,6 +288,12 @@ def test_tls_without_the_ca_and_wrong_basic_password_are_one_clear_line(lab, tmp
     assert f"{lab.mirror.host} asks for a user name and password and none are configured" in anonymous.err
     for r in (no_ca, wrong, anonymous):
         assert "Traceback" not in r.err and r.out == b""
+    # --insecure-registry: docker's insecure-registries, TLS not verified for that host only.
+    env = docker_config(tmp_path / "ok", {lab.mirror.host: (MIRROR_USER, MIRROR_PASSWORD)})
+    push(lab.layout, "nginx", lab.mirror, "tls/library/nginx", "1.27")
+    insecure = run_cli(["lock", "-c", str(config), "--insecure-registry", lab.mirror.host], stdin=stream, env=env)
+    assert insecure.code == 0, insecure.err
+    assert yaml.safe_load(insecure.out)["images"][0]["digest"] == skopeo_digest(lab.mirror, "tls/library/nginx:1.27")
 
 
 def test_credentials_from_the_pull_secret_variables(lab, tmp_path):
