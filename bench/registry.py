@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.registry_servers import Layout, Registry, free_port, push, run, skopeo_digest  # noqa: E402
+from tests.registry_servers import Layout, Registry, free_port, push, skopeo_digest  # noqa: E402
 
 
 def timed(args, **kwargs) -> tuple[float, subprocess.CompletedProcess]:

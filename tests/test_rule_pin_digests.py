@@ -12,9 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
-
-from postrender.errors import ConfigError
 from postrender.images.reference import parse
 from tests.conftest import run_cli, write_config
 from tests.imagetest_util import changed_leaves

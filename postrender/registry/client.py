@@ -27,7 +27,7 @@ import ssl
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from postrender.registry.auth import Challenge, CredentialStore, api_host, normalize_host, parse_challenges, pick
 from postrender.registry.errors import RegistryError
@@ -410,6 +410,18 @@ class Client:
         return _Token("Bearer " + token, time.monotonic() + lifetime * 0.9)
 
     # --- errors ----------------------------------------------------------------------------
+
+    def explain(self, exc: Exception) -> RegistryError | None:
+        """A RegistryError for a failure inside one image's work that did not come through
+        :meth:`request` (a body that stopped mid-stream, a manifest that is not what it says),
+        or None for a programming error, which must surface as one."""
+        if isinstance(exc, RegistryError):
+            return exc
+        if isinstance(exc, self._httpx.HTTPError):
+            return RegistryError(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (ValueError, OSError)):
+            return RegistryError(str(exc) or type(exc).__name__)
+        return None
 
     def fail(self, resp, what: str) -> RegistryError:
         """A RegistryError for an unexpected answer to ``what`` (closes the response)."""

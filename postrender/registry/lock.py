@@ -64,7 +64,10 @@ def resolve(pairs: list[Pair], client: Client, jobs: int, verify: bool = False) 
         try:
             digests[text] = _lookup(client, targets[text], verify)
             progress.step(True)
-        except RegistryError as exc:
+        except Exception as caught:  # noqa: BLE001 - narrowed by explain(): others re-raised
+            exc = client.explain(caught)
+            if exc is None:
+                raise
             failed[text] = exc.message
             progress.step(False)
 

@@ -30,7 +30,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from postrender.images.reference import ImageRef, parse
+from postrender.images.reference import ImageRef
 from postrender.registry.client import Client, Repo
 from postrender.registry.errors import RegistryError
 from postrender.registry.media import Manifest, Platform, filter_index
@@ -240,7 +240,10 @@ def copy_all(copies: list[Copy], client: Client, jobs: int, platforms: list[Plat
     def one(item: Copy):
         try:
             outcome = mirror.copy(item)
-        except RegistryError as exc:
+        except Exception as caught:  # noqa: BLE001 - narrowed by explain(): others re-raised
+            exc = client.explain(caught)
+            if exc is None:
+                raise
             with summary._lock:
                 summary.failed += 1
                 summary.errors.append(f"{item.source_text} -> {item.destination_text}: {exc.message}")
