@@ -17,9 +17,10 @@ from postrender.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPT
                                PostrenderError, UsageError)
 from postrender.engine.output import Diagnostics
 
-# The typer app's commands (cli.py; tests/test_cli.py checks the two agree).  A first argument
-# that is none of these, no option and no file is a mistyped command, not a config path.
-SUBCOMMANDS = ("run", "diff", "images", "validate", "schema", "init", "completion", "helm-plugin", "kustomize-plugin")
+# The typer app's commands, in its order (cli.py; tests/test_cli_conventions.py checks the two
+# agree).  A first argument that is none of these, no option and no file is a mistyped command.
+SUBCOMMANDS = ("run", "diff", "images", "lock", "mirror", "validate", "schema", "init", "completion",
+               "helm-plugin", "kustomize-plugin")
 # Environment variable of shell completion (`postrender completion SHELL`): the typer app answers.
 COMPLETE_VAR = "_POSTRENDER_COMPLETE"
 

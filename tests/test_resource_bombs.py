@@ -176,6 +176,7 @@ BATCHED = {
     "imagePullPolicy": "  - imagePullPolicy:\n      policy: Always\n",
     "registryRewrite": "  - registryRewrite:\n      mirrors:\n        - {from: docker.io, to: mirror.local}\n",
     "images": "  - images:\n      - {name: quay.io/argoproj/argocd, newTag: v9.9.9}\n",
+    "pinDigests": f"  - pinDigests:\n      lock: {Path(__file__).parent / 'data' / 'corpus.lock.yaml'}\n      onMissing: warn\n",
     "allowedRegistries": "  - allowedRegistries:\n      registries: [docker.io, quay.io, registry.k8s.io]\n      action: warn\n",
     "patch": ("  - patch:\n      strategicMerge: |\n        metadata:\n          labels:\n            batched: \"yes\"\n"
               "    target: {kind: Deployment}\n    expect: '>=1'\n"),
