@@ -198,8 +198,8 @@ def test_the_fast_paths_command_list_is_the_apps():
     ("vaildate", "unknown command 'vaildate'; did you mean 'validate'?"),
     ("difff", "unknown command 'difff'; did you mean 'diff'?"),
     ("helm-plugins", "unknown command 'helm-plugins'; did you mean 'helm-plugin'?"),
-    ("frobnicate", "unknown command 'frobnicate'; commands: run, diff, images, validate, schema, init, completion,"
-                   " helm-plugin, kustomize-plugin"),
+    ("frobnicate", "unknown command 'frobnicate'; commands: run, diff, images, lock, mirror, validate, schema, init,"
+                   " completion, helm-plugin, kustomize-plugin"),
 ])
 def test_a_mistyped_command_gets_a_suggestion(cli, tmp_path, word, message):
     r = cli([word, "-c", "x.yaml"], cwd=tmp_path)

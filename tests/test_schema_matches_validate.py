@@ -47,7 +47,7 @@ def _as_config(text: str) -> str | None:
     except yaml.YAMLError:
         return None
     if isinstance(data, dict) and data.get("apiVersion") == "postrender/v1alpha1":
-        return text
+        return text if data.get("kind") == "PostRenderer" else None  # not an ImageLock
     if isinstance(data, dict) and data and set(data) <= set(TOP_FIELDS):
         return HEADER + text
     if isinstance(data, list) and data and all(
