@@ -120,8 +120,15 @@ def secret_forms(value: str, users: tuple[str, ...] = ()) -> set[str]:
     return {f for f in forms if f.strip()}
 
 
+# A backslash escape inside a quoted form; libyaml may fold a double-quoted line right after one
+# (an escaped line break, read as nothing).
+_ESCAPE = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
+_FOLD = r"(?:\\\r?\n[ \t]*)?"
+
+
 def _pattern(form: str) -> str:
-    """Regex text for a form: whitespace inside it matches any whitespace (see module doc)."""
+    """Regex text for a form: whitespace inside it matches any whitespace, and a line may be
+    folded after each escape sequence (see the module docstring)."""
     parts = re.split(r"(\s+)", form)
     out = []
     for i, part in enumerate(parts):
@@ -129,8 +136,12 @@ def _pattern(form: str) -> str:
             continue
         if part.isspace():
             out.append(_EDGE if i in (0, len(parts) - 1) else _GAP)
-        else:
-            out.append(re.escape(part))
+            continue
+        pos = 0
+        for escape in _ESCAPE.finditer(part):
+            out.append(re.escape(part[pos:escape.end()]) + _FOLD)
+            pos = escape.end()
+        out.append(re.escape(part[pos:]))
     return "".join(out)
 
 

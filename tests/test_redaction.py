@@ -1,0 +1,132 @@
+"""The redactor (engine/redaction.py): every encoding a secret can take is found, in one pass.
+
+Each case writes the secret the way some real code would (json, repr, libyaml at a narrow width
+so it folds, base64 inside a bigger blob, an error message folding whitespace) and checks that
+no piece of the secret is left; tests/test_secret_matrix.py does the same end to end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from postrender.engine.redaction import REDACTED, REDACTED_CHANGED, Redactor
+from postrender.errors import ConfigError
+
+SECRETS = {
+    "quotes-and-tab": "Zq7'leak\"canary\tPW-91f3",
+    "line-breaks": "Zq7-first-line-A1\nsecond-line-B2\r\nthird-line-C3-canary",
+    "spaces": "correct horse battery staple canary words",
+    "backslash": "Zq7\\leak\\\\canary-PW",
+    "non-ASCII": "Zq7-läk-\u2028-canary\x85-PW\x1b",
+    "short": "qZ",
+    "one character": "Q",
+}
+USER = "bob"
+
+
+def _yaml(value, style, width=20):
+    return yaml.dump({"k": value}, default_style=style, width=width, allow_unicode=True, Dumper=yaml.SafeDumper)
+
+
+def _b64(data: str) -> str:
+    return base64.b64encode(data.encode()).decode()
+
+
+ENCODERS = {
+    "raw": lambda s: s,
+    "json": lambda s: json.dumps({"password": s}),
+    "json, UTF-8": lambda s: json.dumps(s, ensure_ascii=False),
+    "json in json": lambda s: json.dumps(json.dumps({"auths": {"r": {"password": s}}})),
+    "tojson (HTML-safe)": lambda s: json.dumps(s).replace("'", "\\u0027").replace("<", "\\u003c"),
+    "repr": lambda s: repr(s),
+    "repr in a list": lambda s: repr([s, "x"]),
+    "ascii": lambda s: ascii(s),
+    "repr of bytes": lambda s: repr(s.encode()),
+    "yaml plain, folded": lambda s: _yaml(s, None),
+    "yaml single-quoted, folded": lambda s: _yaml(s, "'"),
+    "yaml double-quoted, folded": lambda s: _yaml(s, '"'),
+    "yaml literal block": lambda s: _yaml(s, "|"),
+    "yaml folded block": lambda s: _yaml(s, ">"),
+    "yaml double-quoted, ASCII": lambda s: yaml.dump(s, default_style='"', allow_unicode=False, width=1000),
+    "percent-encoded": lambda s: "https://r.example/?p=" + quote(s, safe=""),
+    "one-line error": lambda s: ConfigError(f"value {s} is wrong").message,
+    "base64": lambda s: _b64(s),
+    "base64 of user:secret": lambda s: _b64(f"{USER}:{s}"),
+    "base64 of a .dockerconfigjson": lambda s: _b64(json.dumps(
+        {"auths": {"r.example": {"username": USER, "password": s, "auth": _b64(f"{USER}:{s}")}}})),
+}
+
+
+def pieces(secret: str) -> list[str]:
+    """What must not survive: the secret's lines and words (from 5 characters on), else all of it."""
+    words = [w for w in re.split(r"\s+", secret) if len(w) >= 5]
+    return words or [secret]
+
+
+@pytest.mark.parametrize("encoder", list(ENCODERS))
+@pytest.mark.parametrize("secret_name", list(SECRETS))
+def test_every_encoding_is_redacted(secret_name, encoder):
+    secret = SECRETS[secret_name]
+    redact = Redactor([secret], users=[USER])
+    try:
+        shown = ENCODERS[encoder](secret)
+    except yaml.YAMLError:
+        pytest.fail("libyaml refused the value")
+    text = f"before {shown} after"
+    out = redact(text)
+    assert REDACTED in out, (encoder, text, out)
+    decoded_forms = [shown]
+    if encoder.startswith("yaml"):
+        decoded_forms = []  # folded text: the pieces are what matters
+    for piece in pieces(secret) + decoded_forms:
+        if len(piece) >= 2 or secret_name == "one character":
+            assert piece not in out.replace(REDACTED, ""), (encoder, piece, out)
+    if encoder.startswith("base64"):
+        assert shown not in out
+
+
+def test_the_base64_of_a_short_secret_inside_a_blob_is_not_guessed():
+    """Fragments shorter than 8 characters would match unrelated base64: a short secret is
+    matched whole, as base64 of itself and of user:secret, not inside arbitrary blobs."""
+    redact = Redactor(["qZ"], users=[USER])
+    unrelated = base64.b64encode(bytes(range(256))).decode()
+    assert redact(unrelated) == unrelated
+    assert redact(_b64("bob:qZ")) == REDACTED
+
+
+def test_redacting_twice_changes_nothing_and_keeps_markers():
+    for secret in ("e", "red", "acted", "<", ">", ", changed"):
+        redact = Redactor([secret])
+        once = redact(f"x {secret} {REDACTED} {REDACTED_CHANGED} y")
+        assert redact(once) == once
+        assert once.count(REDACTED) >= 2 and REDACTED_CHANGED in once
+
+
+def test_whitespace_only_secret_does_not_eat_the_message():
+    redact = Redactor(["   ", "\t"])
+    assert redact("a b\tc") == "a b\tc"
+    assert redact(json.dumps("x\ty")) == '"x<redacted>y"'
+
+
+def test_longest_form_wins():
+    redact = Redactor(["abc", "abcdef"])
+    assert redact("[abcdef]") == f"[{REDACTED}]"
+
+
+def test_no_secret_costs_nothing_and_a_big_text_stays_fast():
+    redact = Redactor([SECRETS["quotes-and-tab"], SECRETS["spaces"]], users=[USER])
+    text = ("kind: ConfigMap\ndata:\n  key: value with some words\n" * 50_000)
+    started = time.perf_counter()
+    assert redact(text) is text  # no form present: the text object itself comes back
+    assert time.perf_counter() - started < 1.0
+    planted = text + SECRETS["spaces"] + "\n"
+    started = time.perf_counter()
+    assert redact(planted).endswith(REDACTED + "\n")
+    assert time.perf_counter() - started < 10.0
