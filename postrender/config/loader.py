@@ -490,6 +490,8 @@ def _build_target(target: dict, ctx: BuildContext, path: tuple):
         try:
             return Selector.from_mapping({k: v for k, v in d.items() if v is not None and k != "exclude"})
         except SelectorError as exc:
+            if exc.field in d:  # point at the field's own line: file:line:col: ...target.name: ...
+                raise ctx.error(p + (exc.field,), exc.reason) from None
             raise ctx.error(p, str(exc)) from None
 
     include = one(target, path)
