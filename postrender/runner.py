@@ -150,11 +150,12 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
 
     fh = _open_input(input_path)
     try:
-        head = fh.read(_PEEK)
+        source = "stdin" if not input_path or input_path == "-" else input_path
+        head = _reading(lambda: fh.read(_PEEK), source)
         if b"ResourceList" in head:
             from postrender.integrations import krm
 
-            data = head + fh.read()
+            data = head + _reading(fh.read, source)
             if krm.is_resource_list(data):
                 # A KRM function call (kustomize/kpt run it with no arguments): the config is the
                 # ResourceList's functionConfig, so a config file is optional here.
@@ -165,7 +166,7 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
                 return cfg, krm, data
             chunks = [data]
         else:
-            chunks = _chain(head, chunks_of(fh))
+            chunks = _chain(head, _reading_chunks(chunks_of(fh), source))
         cfg = _load(config, values, sets, set_files, log_file)
         if sink is None:
             result = run_stream(cfg, b"".join(chunks), explain=explain)
@@ -189,6 +190,21 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
 def _chain(head: bytes, rest):
     yield head
     yield from rest
+
+
+def _reading(read, source: str):
+    """read(), with an OS error (EIO, EISDIR...) as one line naming the input (exit 2)."""
+    try:
+        return read()
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read input: {exc.strerror or exc}") from None
+
+
+def _reading_chunks(chunks, source: str):
+    try:
+        yield from chunks
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read input: {exc.strerror or exc}") from None
 
 
 def finish_krm(krm, data: bytes, cfg, sink) -> int:

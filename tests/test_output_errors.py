@@ -4,8 +4,8 @@ Each case provokes the error itself (no mocks): a directory, a missing directory
 directory should be, a symlink loop, a name too long, ``/dev/full`` (as ``-o`` and as stdout), a
 closed stdout, a read-only file system and a full one (a tmpfs mounted in a private mount
 namespace with ``unshare``), permissions (as an unprivileged user when the tests run as root),
-a file-size limit (``RLIMIT_FSIZE``: EFBIG), ``init`` into a missing directory, a spool
-directory that does not exist.  Each must give exit 2, exactly one line on stderr that names
+a file-size limit (``RLIMIT_FSIZE``: EFBIG), a full spool directory, an input that cannot be
+read (EIO), ``init`` into a missing directory.  Each must give exit 2, exactly one line on stderr that names
 the file and says what happened, no "internal error", nothing on stdout and no temporary file
 left behind; a broken pipe on stdout stays quiet (exit 0), as documented.
 
@@ -114,13 +114,16 @@ def _setup_plain(work: Path, case: str) -> tuple[list[str], dict, str]:
         def limit():
             resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         return config + ["-o", str(work / "out.yaml")], {"preexec_fn": limit}, "File too large"
+    if case == "EIO reading the input":  # the input side: read(2) of /proc/self/mem at offset 0
+        return config + ["-i", "/proc/self/mem"], {}, "/proc/self/mem: cannot read input: Input/output error"
     if case == "init into a missing directory":
         return ["init", str(work / "missing" / "postrender.yaml")], {}, "No such file or directory"
     raise AssertionError(case)
 
 
 PLAIN = ["EISDIR", "ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "ENOSPC -o /dev/full", "ENOSPC stdout /dev/full",
-         "EBADF stdout closed", "EFBIG", "init into a missing directory"]
+         "EBADF stdout closed", "EFBIG", "EIO reading the input",
+         "init into a missing directory"]
 
 
 @pytest.mark.parametrize("case", PLAIN)
