@@ -323,3 +323,55 @@ def test_an_ignored_signal_stays_ignored(work):
         out, err = proc.communicate(timeout=120)
     assert (proc.returncode, err) == (0, b"")
     assert (work / "out.yaml").stat().st_size > 1 << 20 and temporaries(work) == []
+
+
+# ---- a closed or broken stderr ----------------------------------------------------------------
+
+STDERR_SCENARIOS = {
+    # config rules, input, exit code
+    "warnings": ("- allowedRegistries: {registries: [registry.example.com], action: warn}\n", 0),
+    "check failed": ("- allowedRegistries: {registries: [registry.example.com], action: error}\n", 1),
+    "config error": ("- allowedRegistries: {registries: [registry.example.com], action: maybe}\n", 2),
+    "bad input": ("- imagePullPolicy: {policy: Always}\n", 3),
+}
+IMAGES = b"---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: busybox}\n"
+
+
+def _stderr(mode: str, work: Path):
+    """(stderr argument, preexec_fn) for a stderr that is fine, closed, broken or full."""
+    if mode == "closed":  # 2>&-
+        return None, lambda: os.close(2)
+    if mode == "broken pipe":  # the reader of stderr is gone
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        return write_end, None
+    if mode == "full":
+        return open(private_device(work, "full"), "wb"), None
+    return subprocess.PIPE, None
+
+
+@pytest.mark.parametrize("scenario", list(STDERR_SCENARIOS))
+@pytest.mark.parametrize("mode", ["closed", "broken pipe", "full"])
+def test_a_closed_or_broken_stderr_changes_nothing(work, mode, scenario):
+    """Same exit code and stdout as with a working stderr; the log file still gets every line."""
+    rules, code = STDERR_SCENARIOS[scenario]
+    (work / "postrender.yaml").write_text(CONFIG.split("rules:")[0] + "rules:\n" + rules)
+    stdin = IMAGES + (b"---\nkind: [unclosed\n" if scenario == "bad input" else b"")
+
+    def run(stderr_mode: str, log: str):
+        stderr, preexec = _stderr(stderr_mode, work)
+        proc = subprocess.run(postrender("-c", str(work / "postrender.yaml"), "--log-file", str(work / log)),
+                              input=stdin, stdout=subprocess.PIPE, stderr=stderr, preexec_fn=preexec,
+                              env=env(), timeout=120)
+        if isinstance(stderr, int):
+            os.close(stderr)
+        elif stderr not in (None, subprocess.PIPE):
+            stderr.close()
+        logged = [line.split(" ", 1)[1] for line in (work / log).read_text().splitlines()]
+        return proc.returncode, proc.stdout, proc.stderr, logged
+
+    expected_code, expected_out, expected_err, expected_log = run("working", "reference.log")
+    assert expected_code == code and expected_err.decode().splitlines() == expected_log
+    assert expected_log, "the scenario says nothing: it would prove nothing"
+    got_code, got_out, _, got_log = run(mode, "test.log")
+    assert (got_code, got_out, got_log) == (expected_code, expected_out, expected_log)
