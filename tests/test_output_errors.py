@@ -363,9 +363,11 @@ def test_a_closed_or_broken_stderr_changes_nothing(work, mode, scenario):
         proc = subprocess.run(postrender("-c", str(work / "postrender.yaml"), "--log-file", str(work / log)),
                               input=stdin, stdout=subprocess.PIPE, stderr=stderr, preexec_fn=preexec,
                               env=env(), timeout=120)
-        if isinstance(stderr, int):
+        if stderr is None or stderr == subprocess.PIPE:
+            pass
+        elif isinstance(stderr, int):
             os.close(stderr)
-        elif stderr not in (None, subprocess.PIPE):
+        else:
             stderr.close()
         logged = [line.split(" ", 1)[1] for line in (work / log).read_text().splitlines()]
         return proc.returncode, proc.stdout, proc.stderr, logged
