@@ -130,3 +130,99 @@ def test_no_secret_costs_nothing_and_a_big_text_stays_fast():
     started = time.perf_counter()
     assert redact(planted).endswith(REDACTED + "\n")
     assert time.perf_counter() - started < 10.0
+
+
+# ---- which values are secret, and the text credential code gets --------------------------------
+
+def _fresh_registry(monkeypatch):
+    from postrender.engine import redaction
+
+    monkeypatch.setattr(redaction, "_known_secrets", [])
+    monkeypatch.setattr(redaction, "_known_users", [])
+    monkeypatch.setattr(redaction, "_known_redactor", None)
+    return redaction
+
+
+@pytest.mark.parametrize("written, as_secret", [
+    ("0755", ["0755", "493"]),        # YAML 1.1 octal: secret as written and as a template prints it
+    ("1_000", ["1_000", "1000"]),
+    ("12345", ["12345"]),
+    ("0x1F", ["0x1F", "31"]),
+    ("3.50", ["3.50", "3.5"]),
+    ('"0755"', ["0755"]),             # quoted: a string already
+    ("true", []),                     # booleans are not secrets ("true" everywhere would be)
+])
+def test_numbers_under_credential_names_are_secret_as_written(tmp_path, monkeypatch, written, as_secret):
+    from postrender.config.loader import load_config
+
+    redaction = _fresh_registry(monkeypatch)
+    (tmp_path / "values.yaml").write_text(f"registryAuth:\n  password: {written}\n")
+    config = tmp_path / "postrender.yaml"
+    config.write_text(HEADER + "rules: []\n")
+    cfg = load_config(config, values_files=[tmp_path / "values.yaml"])
+    assert sorted(redaction._known_secrets) == sorted(as_secret)
+    assert cfg.variables["registryAuth"]["password"] is not None
+
+
+HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
+
+
+@pytest.mark.parametrize("written, text", [
+    ("0755", "0755"), ("00012", "00012"), ("1_000", "1_000"), ("0x1F", "0x1F"), ("1.50", "1.50"),
+    ("yes", "yes"), ("'0755'", "0755"), ("493", "493"),
+])
+@pytest.mark.parametrize("where", ["values file", "config vars"])
+def test_credentials_are_the_text_that_was_written(tmp_path, written, text, where):
+    """The .dockerconfigjson gets "0755", never 493 (a JSON number) or "493" (issue 15)."""
+    from postrender.config.loader import load_config
+    from postrender.pipeline import run_stream
+
+    values = f"reg:\n  server: r.example.com\n  user: {written}\n  pw: {written}\n"
+    config = tmp_path / "postrender.yaml"
+    rules = ("rules:\n- pullSecret:\n    name: regcred\n"
+             "    credentials: {registry: reg.server, username: reg.user, password: reg.pw}\n")
+    if where == "values file":
+        (tmp_path / "values.yaml").write_text(values)
+        config.write_text(HEADER + rules)
+        cfg = load_config(config, values_files=[tmp_path / "values.yaml"])
+    else:
+        config.write_text(HEADER + "vars:\n" + "".join("  " + line + "\n" for line in values.splitlines()) + rules)
+        cfg = load_config(config)
+    stream = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  imagePullSecrets: [{name: regcred}]\n"
+    result = run_stream(cfg, stream)
+    secret = [d for d in yaml.safe_load_all(result.output) if d["kind"] == "Secret"][0]
+    docker = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    entry = docker["auths"]["r.example.com"]
+    assert entry == {"username": text, "password": text, "auth": _b64(f"{text}:{text}")}
+
+
+@pytest.mark.parametrize("content, value", [
+    (b"s3cret\n", "s3cret"), (b"s3cret\r\n", "s3cret"), (b"s3cret", "s3cret"),
+    (b"s3cret\n\n", "s3cret\n"), (b"s3cret\r\n\r\n", "s3cret\r\n"), (b"line1\nline2\n", "line1\nline2"),
+    (b"s3cret\r", "s3cret\r"),  # a lone CR is not a line break on Linux: kept
+])
+def test_set_file_strips_one_trailing_line_break(tmp_path, content, value):
+    from postrender.config.loader import collect_variables
+
+    (tmp_path / "pw").write_bytes(content)
+    variables, sensitive = collect_variables({}, set_files=[f"password={tmp_path / 'pw'}"])
+    assert variables["password"] == value and sensitive == [value]
+
+
+def test_short_secrets_are_secret_at_any_length(monkeypatch):
+    from postrender.config.loader import collect_variables
+
+    redaction = _fresh_registry(monkeypatch)
+    _variables, sensitive = collect_variables({"password": "x", "token": "ab", "apiKey": "", "username": "bob"})
+    assert sorted(sensitive) == ["ab", "x"]
+    assert redaction.redact_known("pw 'x' and ab, base64 " + _b64("bob:ab")) == \
+        "pw '<redacted>' and <redacted>, base64 <redacted>"
+
+
+def test_a_set_without_equals_is_not_quoted_back():
+    """``--set S3cr3t`` (the key forgotten): the argument may be the secret itself."""
+    from postrender.config.loader import collect_variables
+
+    with pytest.raises(ConfigError) as caught:
+        collect_variables({}, sets=["S3cr3t-value"])
+    assert "S3cr3t" not in caught.value.message and "key=value" in caught.value.message
