@@ -173,23 +173,27 @@ class OutputSink:
         except OSError as exc:
             raise output_error(self.where, exc) from None
         try:
-            self._copy(fd, self.where)
+            self._copy(lambda data: _write_all(fd, data), self.where)
         finally:
             os.close(fd)
 
     def _copy_to_stdout(self) -> None:
         if sys.stdout is None:  # Python's sign that fd 1 was closed at start-up (`>&-`)
             raise UsageError("stdout is closed: cannot write output (pass -o FILE); no output written")
+        out = sys.stdout.buffer
         try:
             sys.stdout.flush()  # anything printed before goes first
-            fd = sys.stdout.fileno()
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"stdout: cannot write output: {exc}; no output written") from None
-        self._copy(fd, "stdout")  # BrokenPipeError (the reader went away): the boundary ends quietly
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            # An in-memory stdout (a program or test running postrender in-process).
+            self._copy(out.write, "stdout")
+            out.flush()
+            return
+        # Unbuffered, so a failed write leaves nothing behind for Python to flush (and fail on
+        # again) at exit.  BrokenPipeError (the reader went away): the boundary ends quietly.
+        self._copy(lambda data: _write_all(fd, data), "stdout")
 
-    def _copy(self, fd: int, where: str) -> None:
-        """Write the spool into fd with os.write: unbuffered, so a failed write leaves nothing
-        behind for Python to flush (and fail on) at exit."""
+    def _copy(self, write, where: str) -> None:
         self.file.seek(0)
         held = hold_signals()
         try:
@@ -197,9 +201,7 @@ class OutputSink:
                 chunk = self.file.read(COPY_CHUNK)
                 if not chunk:
                     break
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
+                write(chunk)
         except BrokenPipeError:
             raise
         except OSError as exc:
@@ -227,6 +229,12 @@ class OutputSink:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.discard()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _umask() -> int:
