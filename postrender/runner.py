@@ -316,7 +316,7 @@ def _guarded(fn, debug: bool) -> int:
     except PostrenderError as exc:
         _State.diagnostics.emit(f"postrender: error: {exc.message}")
         if debug:
-            raise
+            _show_traceback(exc)
         return exc.exit_code
     except _CheckExit as exc:
         _State.diagnostics.emit(f"postrender: {exc.count} check(s) failed; no output written")
@@ -342,7 +342,7 @@ def _guarded(fn, debug: bool) -> int:
         # The environment, not the input: a file that cannot be read or written, a full disk.
         # The places that know which file say so themselves (UsageError); this is the rest.
         if debug:
-            raise
+            _show_traceback(exc)
         where = f"{exc.filename}: " if exc.filename else ""
         _State.diagnostics.emit(f"postrender: error: {where}{exc.strerror or exc}; no output written")
         return EXIT_USAGE
@@ -354,12 +354,23 @@ def _guarded(fn, debug: bool) -> int:
             _State.diagnostics.emit(f"postrender: error: {exc.format_message()} (see postrender --help)")
             return EXIT_USAGE
         if debug:
-            raise
+            _show_traceback(exc)
         _State.diagnostics.emit(
             f"postrender: internal error: {type(exc).__name__}: {exc}; no output written"
             " (POSTRENDER_DEBUG=1 shows a traceback; please report it)"
         )
         return EXIT_BAD_INPUT
+
+
+def _show_traceback(exc: BaseException) -> None:
+    """POSTRENDER_DEBUG=1: the traceback on stderr, redacted like every message (an exception's
+    text may quote a secret)."""
+    import traceback
+
+    from postrender.engine.output import write_stderr
+    from postrender.engine.redaction import redact_known
+
+    write_stderr(redact_known("".join(traceback.format_exception(exc))))
 
 
 def main(argv: list[str]) -> int | None:

@@ -257,3 +257,13 @@ def test_the_matrix_would_see_a_leak(tmp_path, channel):
         argv = ["--set", f"colour={secret}"]
     r = run_cli(["run", "-c", str(config), *argv], INPUT.encode())
     assert r.code == 2 and "Python repr" in leaks(secret, r.err)
+
+
+@pytest.mark.parametrize("scenario", ["load error", "run error"])
+def test_debug_traceback_is_redacted_too(tmp_path, scenario):
+    """POSTRENDER_DEBUG=1 shows a traceback: the exception texts in it are redacted as well."""
+    secret = SECRETS["quotes-and-tab"]
+    argv, env, stdin = setup(tmp_path, "--set-file", secret, scenario)
+    r = run_cli(argv, stdin, env=env | {"POSTRENDER_DEBUG": "1"})
+    assert r.code == EXPECTED_CODE[scenario] and "Traceback (most recent call last)" in r.err
+    assert "<redacted>" in r.err and leaks(secret, r.err) == [], r.err
