@@ -17,7 +17,8 @@ Runs per channel and secret, together covering the output channels:
   and into an image, which ``allowedRegistries`` warns about (the warning quotes the image).
 * ``load error``: a template error quoting the secret raw, as base64, as base64 of
   ``user:secret``, as JSON (``tojson``), YAML-quoted (``quote``) - a Python list repr of them.
-* ``run error``: a JSON6902 ``test`` op that fails, quoting the expected value.
+* ``run error``: a JSON6902 op on a path made of the secret, which does not exist: the error
+  quotes the op as text, on one line (a tab or line break in the secret became a space).
 * ``diff``: ``postrender diff`` of the patch that writes the secret into the ConfigMap.
 
 KRM runs put the same rules in the functionConfig and read ``results`` and the items.
@@ -78,7 +79,7 @@ SCENARIO_RULES = {
 """,
     "run error": """\
 - patch:
-    json6902: [{op: test, path: /data/a, value: "{{ password }}"}]
+    json6902: [{op: remove, path: "/data/{{ password }}"}]
   target: {kind: ConfigMap, name: cm}
 """,
     "diff": """\
