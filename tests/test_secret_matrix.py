@@ -120,29 +120,37 @@ def leaks(secret: str, text: str) -> list[str]:
     return [name for name, form in encodings(secret).items() if form and form in text]
 
 
-def yaml_scalar(secret: str, channel: str) -> str:
+def yaml_scalar(secret: str) -> str:
     """The secret as a YAML value: a number stays a plain number (that is the point of it)."""
     return secret if secret == "0755" else json.dumps(secret)
 
 
-def setup(tmp_path: Path, channel: str, secret: str, scenario: str):
-    """(argv, env, stdin) for one run."""
-    variables = f"vars:\n  pullSecret: regcred\n  registry: {REGISTRY}\n  username: {USER}\n"
+def bring_in(tmp_path: Path, channel: str, secret: str, yaml_value: str, file_ending: bytes = b"\r\n"):
+    """How ``secret`` comes in through ``channel``: (lines for ``vars:``, argv, env).
+    yaml_value is the secret as YAML text; a --set-file file ends with file_ending."""
+    lines = ""
     argv: list[str] = []
     env = {"POSTRENDER_LOG": str(tmp_path / "env.log")}
     if channel in ("config vars", "KRM functionConfig"):
-        variables += f"  password: {yaml_scalar(secret, channel)}\n"
+        lines = f"  password: {yaml_value}\n"
     elif channel == "--set":
         argv += ["--set", f"password={secret}"]
     elif channel == "--set-file":
-        # A file saved on Windows: the CRLF is not part of the password.
-        (tmp_path / "pw").write_bytes(secret.encode() + b"\r\n")
+        (tmp_path / "pw").write_bytes(secret.encode() + file_ending)
         argv += ["--set-file", f"password={tmp_path / 'pw'}"]
     elif channel == "--values":
-        (tmp_path / "values.yaml").write_text(f"password: {yaml_scalar(secret, channel)}\n")
+        (tmp_path / "values.yaml").write_text(f"password: {yaml_value}\n")
         argv += ["-f", str(tmp_path / "values.yaml")]
     elif channel == "POSTRENDER_VAR_":
         env["POSTRENDER_VAR_password"] = secret
+    return lines, argv, env
+
+
+def setup(tmp_path: Path, channel: str, secret: str, scenario: str):
+    """(argv, env, stdin) for one run."""
+    # A --set-file file saved on Windows: the CRLF is not part of the password.
+    lines, argv, env = bring_in(tmp_path, channel, secret, yaml_scalar(secret))
+    variables = f"vars:\n  pullSecret: regcred\n  registry: {REGISTRY}\n  username: {USER}\n" + lines
     config_text = ("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nmetadata: {name: matrix}\n"
                    + variables + "rules:\n" + BASE_RULES + SCENARIO_RULES[scenario])
     config = tmp_path / "postrender.yaml"
