@@ -22,15 +22,14 @@ class _State:
     diagnostics = Diagnostics()
 
 
-# SIGTERM (kubectl/helm timeouts, `timeout`, container stop), SIGHUP (the terminal went away),
-# SIGUSR1, SIGALRM and every other signal whose default action ends a process end the run like
-# Ctrl-C does: temporary files removed, one line on stderr, nothing on stdout; exit 128+N as a
-# shell would (143 for SIGTERM).
-EXIT_TERMINATED = 143
 # Bytes read before deciding between a manifest stream and a KRM ResourceList.
 _PEEK = 65536
 
 
+# SIGTERM (kubectl/helm timeouts, `timeout`, container stop), SIGHUP (the terminal went away),
+# SIGUSR1, SIGALRM and every other signal whose default action ends a process end the run like
+# Ctrl-C does: temporary files removed, one line on stderr, nothing on stdout; exit 128+N as a
+# shell would (143 for SIGTERM).
 class Terminated(BaseException):
     """Raised by the signal handler; a BaseException so no ``except Exception`` swallows it."""
 
