@@ -86,8 +86,9 @@ def _restore_signal_handlers(previous: dict) -> None:
 def _occupy_closed_std_fds() -> None:
     """Put /dev/null on fd 0, 1 or 2 if it was closed (``2>&-``, ``>&-``): else the next file
     opened (the -o temporary file, the log) would get that number, and anything written to
-    "stderr" by C code would land in it.  Python has already set sys.stdout/stderr to None for
-    a closed fd, which is how the sink and Diagnostics know."""
+    "stderr" by C code would land in it.  Python has already set sys.stdin/stderr to None for
+    a closed fd (empty input; Diagnostics skip stderr); sys.stdout becomes a ClosedStdout, so
+    every command that prints fails with one line."""
     for fd, flags in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
         try:
             os.fstat(fd)
@@ -99,6 +100,10 @@ def _occupy_closed_std_fds() -> None:
                     os.close(devnull)
             except OSError:
                 pass
+            if fd == 1 and sys.stdout is None:
+                from postrender.engine.sink import ClosedStdout
+
+                sys.stdout = ClosedStdout()  # writing the output is then a clean error
 
 
 def _read_input(path: str) -> bytes:

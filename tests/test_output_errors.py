@@ -377,3 +377,15 @@ def test_a_closed_or_broken_stderr_changes_nothing(work, mode, scenario):
     assert expected_log, "the scenario says nothing: it would prove nothing"
     got_code, got_out, _, got_log = run(mode, "test.log")
     assert (got_code, got_out, got_log) == (expected_code, expected_out, expected_log)
+
+
+@pytest.mark.parametrize("command", [["run"], ["diff"], ["images"], ["validate"], ["schema"], ["--version"],
+                                     ["init", "{work}/new.yaml"]])
+def test_every_command_with_a_closed_stdout_is_one_line_and_exit_2(work, command):
+    argv = [a.format(work=work) for a in command]
+    if command[0] in ("run", "diff", "images", "validate"):
+        argv += ["-c", str(work / "postrender.yaml")]
+    proc = subprocess.run(postrender(*argv), input=INPUT, stdout=None, stderr=subprocess.PIPE, env=env(),
+                          timeout=120, preexec_fn=lambda: os.close(1))
+    proc.stdout = b""
+    check_one_line_error(proc, "stdout is closed (>&-)")

@@ -52,6 +52,34 @@ ENDING_SIGNALS = _signals("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "
                           "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGIO", "SIGPOLL", "SIGPWR", "SIGSTKFLT")
 
 
+class ClosedStdout(io.TextIOBase):
+    """What sys.stdout is when fd 1 was closed at start-up (``>&-``), instead of Python's None:
+    whichever code prints (the sink, typer's echo, a colour check) gets one clear error, exit 2.
+    Flushing is a no-op: nothing is ever buffered, and Python flushes stdout at exit."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self):
+        super().__init__()
+        self.buffer = self
+
+    def write(self, data):
+        raise UsageError("stdout is closed (>&-): nothing can be printed; give the command an open stdout")
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("stdout is closed")
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+
 def output_error(where: str, exc: OSError) -> UsageError:
     """One line for an OS error while writing the output (exit 2: the environment's problem)."""
     reason = exc.strerror or str(exc)
@@ -178,8 +206,8 @@ class OutputSink:
             os.close(fd)
 
     def _copy_to_stdout(self) -> None:
-        if sys.stdout is None:  # Python's sign that fd 1 was closed at start-up (`>&-`)
-            raise UsageError("stdout is closed: cannot write output (pass -o FILE); no output written")
+        if sys.stdout is None or isinstance(sys.stdout, ClosedStdout):  # fd 1 closed at start-up (`>&-`)
+            raise UsageError("stdout is closed (>&-): cannot write output; no output written")
         out = sys.stdout.buffer
         try:
             sys.stdout.flush()  # anything printed before goes first
