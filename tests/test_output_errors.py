@@ -389,3 +389,29 @@ def test_every_command_with_a_closed_stdout_is_one_line_and_exit_2(work, command
                           timeout=120, preexec_fn=lambda: os.close(1))
     proc.stdout = b""
     check_one_line_error(proc, "stdout is closed (>&-)")
+
+
+# ---- arguments and environment that are not UTF-8 ----------------------------------------------
+
+@pytest.mark.parametrize("case", ["POSTRENDER_VAR_ value", "--set value", "config path, logged"])
+def test_non_utf8_arguments_are_one_line_and_exit_2(work, case):
+    """Python keeps invalid UTF-8 from argv and the environment as lone surrogates, which
+    neither base64, JSON nor a UTF-8 log file can carry: a clean error, never a traceback."""
+    config, secret = str(work / "postrender.yaml"), b"pw\xff-canary"
+    argv: list = [b"run", b"-c", config.encode(), b"--log-file", str(work / "log").encode()]
+    run_env = {k.encode(): v.encode() for k, v in env().items()}
+    expected = "the value is not UTF-8 text"
+    if case == "POSTRENDER_VAR_ value":
+        run_env[b"POSTRENDER_VAR_password"] = secret
+        expected = "environment POSTRENDER_VAR_password: " + expected
+    elif case == "--set value":
+        argv += [b"--set", b"password=" + secret]
+        expected = "--set password: " + expected
+    else:
+        argv[2] = str(work).encode() + b"/\xff.yaml"
+        expected = "\\udcff.yaml: config file not found"
+    proc = subprocess.run([sys.executable.encode(), b"-m", b"postrender", *argv], input=INPUT,
+                          capture_output=True, env=run_env, timeout=120)
+    check_one_line_error(proc, expected)
+    assert b"canary" not in proc.stderr and b"canary" not in (work / "log").read_bytes()
+    assert expected in (work / "log").read_text()

@@ -226,3 +226,11 @@ def test_a_set_without_equals_is_not_quoted_back():
     with pytest.raises(ConfigError) as caught:
         collect_variables({}, sets=["S3cr3t-value"])
     assert "S3cr3t" not in caught.value.message and "key=value" in caught.value.message
+
+
+def test_a_secret_that_is_not_utf8_is_still_matched():
+    """Invalid UTF-8 kept as lone surrogates (from the environment) breaks no encoder."""
+    secret = "ab\udcffcd-secret"
+    redact = Redactor([secret], users=[USER])
+    text = f"x {secret} {base64.b64encode(b'ab' + bytes([0xff]) + b'cd-secret').decode()} {repr(secret)}"
+    assert redact(text) == f"x {REDACTED} {REDACTED} '{REDACTED}'"

@@ -267,9 +267,15 @@ def _size(n: int) -> str:
 
 
 def _check_variable_size(value: str, origin: str) -> None:
+    """A variable from the environment or argv: not too big, and UTF-8 (Python keeps invalid
+    bytes there as lone surrogates, which no manifest, JSON or base64 can carry)."""
     if len(value) > MAX_VARIABLE_BYTES:
         raise ConfigError(f"{origin}: the value is {_size(len(value))}; a variable may be at most"
                           f" {_size(MAX_VARIABLE_BYTES)} (pass big values with --set-file)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # the value is not quoted back: it may be a secret
+        raise ConfigError(f"{origin}: the value is not UTF-8 text") from None
 
 
 # ---- loading ------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ class Diagnostics:
         if not self.log_file:
             return
         try:
-            with open(self.log_file, "a", encoding="utf-8") as fh:
+            # backslashreplace: a message may quote a path or argument that is not UTF-8
+            with open(self.log_file, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.redact(line)}\n")
         except OSError:
             pass

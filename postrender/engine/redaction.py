@@ -65,8 +65,14 @@ def _yaml_double_quoted(value: str, unicode: bool) -> str:
     return text.strip().removesuffix("...").strip()[1:-1]
 
 
+def _utf8(value: str) -> set[bytes]:
+    """The UTF-8 bytes of value.  A value read from the environment may hold invalid UTF-8,
+    which Python keeps as lone surrogates: both ways of writing them back."""
+    return {value.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogatepass")}
+
+
 def _repr_forms(value: str) -> set[str]:
-    forms = {repr(value)[1:-1], ascii(value)[1:-1], repr(value.encode("utf-8", "surrogatepass"))[2:-1]}
+    forms = {repr(value)[1:-1], ascii(value)[1:-1]} | {repr(raw)[2:-1] for raw in _utf8(value)}
     # repr chooses its quote by the content; inside another repr (a list, an exception's
     # args) the same string may be quoted with the other one.
     forms.add(value.replace("\\", "\\\\").replace("'", "\\'"))
@@ -79,7 +85,8 @@ def _escaped_forms(value: str) -> set[str]:
     from urllib.parse import quote
 
     forms = {_json(value, True), _json(value, False), _html_safe_json(value),
-             value.replace("'", "''"), quote(value, safe=""), quote(value)}
+             value.replace("'", "''"), quote(value, safe="", errors="surrogateescape"),
+             quote(value, errors="surrogateescape")}
     forms |= _repr_forms(value)
     try:
         forms.add(_yaml_double_quoted(value, True))
@@ -113,10 +120,11 @@ def secret_forms(value: str, users: tuple[str, ...] = ()) -> set[str]:
     for form in once:  # escaped twice: JSON in JSON, a repr of a JSON text, ...
         forms |= _escaped_forms(form)
     for form in {value, _json(value, True), _json(value, False)}:
-        forms |= base64_forms(form.encode("utf-8", "surrogatepass"))
+        for raw in _utf8(form):
+            forms |= base64_forms(raw)
     for user in users:
-        pair = f"{user}:{value}"
-        forms |= base64_forms(pair.encode("utf-8", "surrogatepass"))
+        for raw in _utf8(f"{user}:{value}"):
+            forms |= base64_forms(raw)
     return {f for f in forms if f.strip()}
 
 
