@@ -255,7 +255,10 @@ class Document:
                 if scan[0] is None:
                     raise InputError(f"{self.where()}: not a Kubernetes manifest: it has kind {scan[1]} but no"
                                      " apiVersion; is this really a rendered manifest?")
-                return
+                if "!!" not in self.text and "!<" not in self.text:
+                    return
+                # An explicit tag can make the document unreadable to Kubernetes (!!int abc):
+                # read it (no real manifest in the corpus has one, so this costs nothing there).
         obj = self.obj
         if obj is None:
             return  # an empty document (comments only, or `null`): kubectl and Helm skip it

@@ -254,7 +254,8 @@ def resolve_tagged(tag: str, text: str, node: Node | None = None):
         return value
     if tag == FLOAT and got == INT:
         return float(value)
-    raise _error(node, f"cannot decode {_short(got)} `{text}` as a {_short(tag)}")
+    raise _error(node, f"the tag {_short(tag)} does not fit `{text}` (go-yaml: cannot decode {_short(got)} `{text}`"
+                       f" as a {_short(tag)}), so Kubernetes refuses the document; remove the tag or fix the value")
 
 
 def go_string(data: bytes) -> str:
