@@ -417,7 +417,7 @@ def _written(node: Node) -> str:
     if node.kind != "scalar":
         return "(a collection)"
     quote = node.style if node.style in ("'", '"') else ""
-    return f"{quote}{node.value}{quote} (line {node.line + 1})"
+    return f"{quote}{node.value}{quote}"
 
 
 def _read(node: Node, budget: _Budget, expanding: bool):
