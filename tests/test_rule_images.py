@@ -18,6 +18,7 @@ INIT = ("Deployment", "web", "spec.template.spec.initContainers[0].image")
 POD = ("Pod", "in-list", "spec.containers[0].image")
 PROM = ("Prometheus", "k8s", "spec.containers[0].image")
 WF = ("Workflow", "wf", "spec.templates[0].container.image")
+WIDGET = ("Widget", "w", "spec.runner.image")  # no imageFields here: generic discovery (imageKey)
 
 CASES = [
     pytest.param("- images:\n  - {name: nginx, newTag: '1.28'}\n", {CRON: "nginx:1.28"},
@@ -26,13 +27,14 @@ CASES = [
                  {CRON: "nginx:1.28", WEB0: "docker.io/library/nginx:1.28", POD: "index.docker.io/library/nginx:1.28"},
                  id="normalize-matches-every-spelling"),
     pytest.param("- images:\n  - {name: busybox, newName: quay.io/prometheus/busybox}\n",
-                 {INIT: "quay.io/prometheus/busybox:1.36", PROM: "quay.io/prometheus/busybox", WF: "quay.io/prometheus/busybox:1.36"},
+                 {INIT: "quay.io/prometheus/busybox:1.36", PROM: "quay.io/prometheus/busybox", WF: "quay.io/prometheus/busybox:1.36",
+                  WIDGET: "quay.io/prometheus/busybox:1.36"},
                  id="newName-keeps-tag"),
     pytest.param(f"- images:\n  - {{name: quay.io/org/sidecar, digest: '{SHA}'}}\n",
                  {("Deployment", "web", "spec.template.spec.containers[0].args[0]"): f"--sidecar-image=quay.io/org/sidecar@{SHA}"},
                  id="digest-replaces-tag-inside-args"),
     pytest.param("- images:\n  - {name: 'busybox:1.36', tagSuffix: -fips}\n",
-                 {INIT: "busybox:1.36-fips", WF: "busybox:1.36-fips"},
+                 {INIT: "busybox:1.36-fips", WF: "busybox:1.36-fips", WIDGET: "busybox:1.36-fips"},
                  id="name-with-tag-and-suffix-once"),
     pytest.param(f"- images:\n  - {{name: quay.io/org/data, newTag: v2, digest: '{SHA}'}}\n",
                  {("Deployment", "web", "spec.template.spec.volumes[0].image.reference"): f"quay.io/org/data:v2@{SHA}"},
