@@ -33,6 +33,8 @@ SetOpt = typer.Option(None, "--set", help="set a variable: key=value, dotted key
 SetFileOpt = typer.Option(None, "--set-file", help="set a variable from a file's content: key=path (repeatable)")
 LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this file (else $POSTRENDER_LOG)")
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
+NamespaceOpt = typer.Option(None, "--namespace", "-n",
+                            help="namespace of resources that name none (else $HELM_NAMESPACE): pull Secrets per real namespace")
 
 
 from postrender.runner import _load, _normalise_argv, _read_input, _run, _State, boundary, run  # noqa: E402  (shared with the fast path)
@@ -48,10 +50,12 @@ def run_cmd(
     explain: bool = typer.Option(False, "--explain", help="print one line per change to stderr"),
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
+    namespace: Optional[str] = NamespaceOpt,
 ):
     """Read manifests, apply the config's rules, write the result (the default command)."""
     code = run({"config": config, "values": values or [], "set_": set_ or [], "set_file": set_file or [],
-                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain})
+                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain,
+                "namespace": namespace})
     if code:
         raise typer.Exit(code)
 
@@ -65,15 +69,17 @@ def diff_cmd(
     color: Optional[bool] = typer.Option(None, "--color/--no-color", help="colour (default: when stdout is a terminal)"),
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
+    namespace: Optional[str] = NamespaceOpt,
 ):
     """Print a unified diff of input vs output instead of the output."""
     import difflib
 
     from postrender.pipeline import run_stream
+    from postrender.runner import release_namespace
 
     cfg = _load(config, values, set_, set_file, log_file)
     data = _read_input(input_path)
-    result = run_stream(cfg, data)
+    result = run_stream(cfg, data, namespace=release_namespace(namespace))
     for warning in result.warnings:
         _State.diagnostics.emit(f"postrender: warning: {warning}")
     # Secrets' data is never shown: generated pull Secrets hold credentials in base64 of a
@@ -108,18 +114,29 @@ def images_cmd(
     set_: Optional[List[str]] = SetOpt,
     set_file: Optional[List[str]] = SetFileOpt,
     fmt: str = typer.Option("text", "--format", help="text: unique images, sorted | json: every location"),
+    normalize: bool = typer.Option(False, "--normalize",
+                                   help="print references as pulled (registry, library/, :latest explicit), deduplicated"),
+    suspects: bool = typer.Option(False, "--suspects",
+                                  help="instead, list strings that look like image references but are not image fields"),
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
+    namespace: Optional[str] = NamespaceOpt,
 ):
     """List the images of the stream after the config's rules (pre-pull / mirror list)."""
     from postrender.images.discovery import render_inventory
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format {fmt!r}: use text or json")
-    cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, False)
+    cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, False, namespace=namespace)
     if krm_mode is not None:
         raise UsageError("images reads a manifest stream, not a KRM ResourceList")
-    write_output(render_inventory(result.stream.documents, cfg, fmt).encode("utf-8"), None)
+    if suspects:
+        from postrender.images.suspects import render_suspects
+
+        text = render_suspects(result.stream.documents, cfg, fmt)
+    else:
+        text = render_inventory(result.stream.documents, cfg, fmt, normalize)
+    write_output(text.encode("utf-8"), None)
 
 
 @app.command("validate")

@@ -73,12 +73,19 @@ def _load(config, values, sets, set_files, log_file):
     return load_config(config, values or (), sets or (), set_files or ())
 
 
-def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None):
+def release_namespace(namespace: str | None) -> str:
+    """The namespace resources without one are installed into: ``--namespace``, else
+    ``$HELM_NAMESPACE`` (Helm sets it for its plugins, the Helm 4 post-renderer included), else
+    "" (unknown)."""
+    return namespace or os.environ.get("HELM_NAMESPACE") or ""
+
+
+def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None, namespace=None):
     """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input).
 
     With a sink the stream is read in chunks and the output written into the sink (the run
     command); without one the whole stream is kept and the RunResult holds output bytes and
-    documents (the images command).
+    documents (the images command).  ``namespace`` is ``--namespace`` (see release_namespace).
     """
     from postrender.pipeline import run_into, run_stream
     from postrender.engine.stream import chunks_of
@@ -102,10 +109,11 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
         else:
             chunks = _chain(head, chunks_of(fh))
         cfg = _load(config, values, sets, set_files, log_file)
+        namespace = release_namespace(namespace)
         if sink is None:
-            result = run_stream(cfg, b"".join(chunks), explain=explain)
+            result = run_stream(cfg, b"".join(chunks), explain=explain, namespace=namespace)
         else:
-            result = run_into(cfg, chunks, sink, explain=explain)
+            result = run_into(cfg, chunks, sink, explain=explain, namespace=namespace)
     finally:
         _close_input(fh)
     diag = _State.diagnostics
@@ -165,6 +173,7 @@ _RUN_OPTIONS = {
     "--log-file": ("log_file", True, False),
     "-i": ("input_path", True, False), "--input": ("input_path", True, False),
     "--explain": ("explain", False, False),
+    "-n": ("namespace", True, False), "--namespace": ("namespace", True, False),
 }
 
 
@@ -173,7 +182,7 @@ def parse_run_args(argv: list[str]) -> dict | None:
     if not argv or argv[0] != "run":
         return None
     opts: dict = {"config": None, "values": [], "set_": [], "set_file": [], "output": None,
-                  "log_file": None, "input_path": "-", "explain": False}
+                  "log_file": None, "input_path": "-", "explain": False, "namespace": None}
     args = argv[1:]
     i = 0
     while i < len(args):
@@ -213,7 +222,8 @@ def run(opts: dict) -> int:
     """The run command: output goes to stdout or ``-o`` only once every document succeeded."""
     with _open_sink(opts["output"]) as sink:
         cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
-                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink)
+                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink,
+                                     namespace=opts.get("namespace"))
         code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink)
         sink.commit()
     return code

@@ -409,6 +409,19 @@ class ExcludedPath:
         return True
 
 
+# A top-level ``items`` key of a block-style document (quoted, explicit or flow keys make the
+# header read parse the document, see engine/document.py).
+_TOP_ITEMS = re.compile(r"^items[ \t]*:", re.MULTILINE)
+
+
+def _may_be_list(doc) -> bool:
+    """Whether a document may be a list by content (an ``items`` array at the top, whatever its
+    kind says), so its items, not its kind, decide."""
+    if doc.loaded:
+        return isinstance(doc.obj, dict) and isinstance(doc.obj.get("items"), list)
+    return _TOP_ITEMS.search(doc.text) is not None
+
+
 _PATH_TOKEN = re.compile(r"\[[^\]]*\]|[^.\[]+")
 
 
@@ -459,10 +472,10 @@ class ImageTable:
         api, kind = doc.header
         if self.knows(api, kind):
             return True
-        if (group_of(api), kind) in NO_IMAGE_KINDS and "items" not in doc.text:
-            return False  # ("items": a List by content, whatever its kind says; let it be parsed)
+        if (group_of(api), kind) in NO_IMAGE_KINDS and not _may_be_list(doc):
+            return False
         if not self.generic:
-            return is_list_kind(kind) or "items" in doc.text
+            return is_list_kind(kind) or _may_be_list(doc)
         return MAYBE_IMAGES.search(doc.text) is not None
 
     def documents(self, documents) -> Iterator[tuple[object, str, dict]]:
