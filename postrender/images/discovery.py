@@ -328,6 +328,10 @@ class _Collector:
         *parents, (last, many) = field.steps
         holder_path = FieldPath(field.group, field.kind, tuple(parents), field.text)
         for where, node in holder_path.find(resource):
+            if last == "image" and not many:
+                # A container-like mapping: its args/env may name images even without an image
+                # of its own (a prometheus-operator container patch that only sets args).
+                self.embedded(node, where, IMAGE_FIELD)
             if last not in node or node[last] is None:
                 continue
             path = _join(where, last)
@@ -339,8 +343,6 @@ class _Collector:
                             self.add(ImageLocation(value, i, f"{path}[{i}]", found=IMAGE_FIELD))
                 continue
             self.add(ImageLocation(node, last, path, found=IMAGE_FIELD, policy=node if policy else None))
-            if last == "image":
-                self.embedded(node, where, IMAGE_FIELD)
 
     def generic(self, resource: dict) -> None:
         """The ``containers`` and ``imageKey`` rules over the whole resource, in document order."""
@@ -358,10 +360,12 @@ class _Collector:
                 kpath = _join(path, key) if isinstance(key, str) else f"{path}[{key!r}]"
                 if key in CONTAINER_LIST_KEYS and isinstance(value, list):
                     for i, item in enumerate(value):
-                        if isinstance(item, dict) and isinstance(item.get("image"), str) and item["image"]:
-                            cpath = f"{kpath}[{i}]"
+                        if not isinstance(item, dict):
+                            continue
+                        cpath = f"{kpath}[{i}]"
+                        if isinstance(item.get("image"), str) and item["image"]:
                             self.add(ImageLocation(item, "image", f"{cpath}.image", found=CONTAINERS, policy=item))
-                            self.embedded(item, cpath, CONTAINERS)
+                        self.embedded(item, cpath, CONTAINERS)
                 elif key == "image" and is_generic_image(value):
                     self.add(ImageLocation(node, "image", kpath, found=IMAGE_KEY))
                     self.embedded(node, path, IMAGE_KEY)

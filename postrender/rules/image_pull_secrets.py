@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 
 from postrender.images import reference as images
-from postrender.kinds import containers, pull_secret_table
+from postrender.kinds import containers, is_list_kind, pull_secret_table, resources
 from postrender.pullsecrets import entry_name, holders_of, name_of, namespace_of
 from postrender.config.schema import Field
 from postrender.config.templating import is_template
@@ -159,14 +159,20 @@ class ImagePullSecrets(Rule):
         accounts: set[tuple[str, str]] = set()  # (namespace, name) run by a matching pod spec
         service_accounts = []
         table = pull_secret_table()
-        for doc, where, resource in self.select(documents):
+        for doc, where, resource in self._resources(documents):
             kind = resource.get("kind")
             if kind == "ServiceAccount" and "ServiceAccount" not in self.pod_specs.kinds:
-                service_accounts.append((doc, resource))
+                if self.service_accounts:
+                    service_accounts.append((doc, resource))
                 continue
             prefix = f"{where}." if where else ""
             namespace = namespace_of(resource, ctx.namespace)
-            for spec_path, pod_spec in self.pod_specs.pod_specs(resource):
+            specs = self.pod_specs.pod_specs(resource)
+            fields = table.fields_of(resource)
+            if not specs and not fields:
+                self._warn_unreachable(ctx, doc, resource)
+                continue
+            for spec_path, pod_spec in specs:
                 if self.matches is not None:
                     if not any(self.matches(image) for image in _pod_spec_images(pod_spec)):
                         continue
@@ -175,7 +181,6 @@ class ImagePullSecrets(Rule):
                         accounts.add((namespace, account))
                 self._update(ctx, doc, resource, pod_spec, "imagePullSecrets", "references",
                              f"{prefix}{spec_path}.imagePullSecrets")
-            fields = table.fields_of(resource)
             if not fields or not self._resource_pulls_from_registries(resource):
                 continue
             for field in fields:
@@ -190,6 +195,30 @@ class ImagePullSecrets(Rule):
                 continue
             self._update(ctx, doc, resource, resource, "imagePullSecrets", "references", "imagePullSecrets")
         return documents
+
+    def _resources(self, documents):
+        """The selected resources that hold pull secrets, and, with ``registries``, every other
+        resource image discovery visits (to warn about images no pull secret can reach)."""
+        for doc in documents:
+            if doc.void or doc.removed:
+                continue
+            if not (doc.kind in self.kinds or is_list_kind(doc.kind)
+                    or (self.matches is not None and self.table.visits(doc))):
+                continue
+            for where, resource in resources(doc.obj):
+                if self.selected(resource):
+                    yield doc, where, resource
+
+    def _warn_unreachable(self, ctx, doc, resource) -> None:
+        """A resource with an image on the registries that no pull-secret list can reach: its
+        operator creates pods postrender knows nothing of (issue 13: one missed image is an outage)."""
+        if self.matches is None:
+            return
+        images = [loc.value for loc in self.table.locations(resource) if self.matches(loc.value)]
+        if images:
+            ctx.warn(f"{self.name}: {doc.where()}: {resource_name(resource)}: pulls {images[0]} but postrender knows no"
+                     f" pull-secret field of a {resource.get('kind')} ({resource.get('apiVersion')}): list its pod"
+                     " template under podSpecPaths, or give the ServiceAccount its pods run as the Secret")
 
     def _service_account_field(self, ctx, doc, resource, field, namespace, accounts) -> None:
         """A kind without a pull-secret field whose pods pull as a ServiceAccount (OpenTelemetryCollector)."""
