@@ -19,11 +19,11 @@ from hypothesis import given, settings, strategies as st
 from postrender.engine.stream import parse_stream
 from postrender.errors import ConfigError
 from postrender.images.discovery import (
-    MAYBE_IMAGES,
     NO_IMAGE_KINDS,
     ImageTable,
     inventory,
     is_generic_image,
+    may_hold_images,
     render_inventory,
 )
 from postrender.images.suspects import find_references, suspects
@@ -337,6 +337,21 @@ def test_escaped_spellings_are_maybe_and_found(spelling):
     table = ImageTable(PodSpecTable())
     assert table.visits(doc)
     assert [loc.value for _, r in resources(doc.obj) for loc in table.locations(r)] == ["busybox"]
+
+
+@pytest.mark.parametrize("text,maybe", [
+    ("spec: {replicas: 2}", False),
+    ("rules: [{expr: 'up == 0'}]", False),
+    ("spec: {image: x}", True),
+    ("spec: {initContainers: []}", True),
+    ('spec: {"\\x69mage": x}', True),                 # an escape
+    ("spec: {x: !!binary aW1hZ2U=}", True),            # a tag that may decode to anything
+    ("spec: {x: !<tag:yaml.org,2002:binary> aW1hZ2U=}", True),
+    ("%TAG !e! tag:yaml.org,2002:\n---\nspec: {x: !e!binary aW1hZ2U=}", True),
+    ("spec: {expr: 'a != b', msg: hello!}", False),    # an exclamation mark is no tag
+])
+def test_may_hold_images(text, maybe):
+    assert may_hold_images(text) is maybe
 
 
 _WORDS = ["image", "containers", "initContainers", "name", "spec", "args", "env", "value", "template", "x",

@@ -36,7 +36,8 @@ What generic discovery does not take, on purpose (a false positive rewrites a us
 * CustomResourceDefinitions: their schemas *describe* ``image`` and ``containers`` (kustomize
   skips them too);
 * kinds listed in :data:`NO_IMAGE_KINDS`: built-in Kubernetes kinds whose schema has no image
-  field (ConfigMap, Secret, Service, RBAC, webhooks, ...).  A ConfigMap's or Secret's data is
+  field (ConfigMap, Secret, Service, RBAC, webhooks, ...), and the built-in workloads of
+  :data:`KNOWN_SCHEMA_KINDS`, whose images are all where ``podSpec`` looks.  A ConfigMap's or Secret's data is
   opaque text to Kubernetes even when it holds ``image: x`` (a chart's values file, a Grafana
   dashboard's PromQL ``image!=""``); ``postrender images --suspects`` lists such strings so a
   user can decide;
@@ -55,18 +56,18 @@ cluster must be able to pull their images for ``helm test``, so they are taken.
 
 Speed: a document is parsed only when it may hold an image (:meth:`ImageTable.visits`): kinds in
 the tables always; kinds in :data:`NO_IMAGE_KINDS` never; anything else only when its text
-contains a spelling that could produce an image key or container list (:data:`MAYBE_IMAGES`),
+contains a spelling that could produce an image key or container list (:func:`may_hold_images`),
 which is how stress.yaml's 300 CRDs and dashboard ConfigMaps stay unparsed.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from postrender.images.reference import (
-    KNOWN_IMAGE_FLAGS,
     InvalidImageReference,
     embedded_image,
     find_embedded_images,
@@ -154,8 +155,8 @@ BUILTIN_IMAGE_FIELDS: tuple[tuple[str, str, str, bool], ...] = (
     ),
 )
 
-# DATA: built-in kinds (group, kind) whose schema has no container image field: generic
-# discovery never looks into them and their documents are not even parsed for images.
+# DATA: kinds (group, kind) whose schema has no container image field: generic discovery never
+# looks into them and their documents are not even parsed for images.
 NO_IMAGE_KINDS: frozenset[tuple[str, str]] = frozenset(
     {("", kind) for kind in ("ConfigMap", "Secret", "Service", "ServiceAccount", "Endpoints", "Namespace",
                              "PersistentVolume", "PersistentVolumeClaim", "LimitRange", "ResourceQuota",
@@ -176,6 +177,20 @@ NO_IMAGE_KINDS: frozenset[tuple[str, str]] = frozenset(
     | {("autoscaling", "HorizontalPodAutoscaler")}
     | {("flowcontrol.apiserver.k8s.io", kind) for kind in ("FlowSchema", "PriorityLevelConfiguration")}
     | {("resource.k8s.io", kind) for kind in ("ResourceClaim", "ResourceClaimTemplate", "DeviceClass", "ResourceSlice")}
+    # Custom resources charts render by the dozen whose CRDs have no image field: rules, scrape
+    # and routing configuration, certificates.  (Checked against their CRDs: kube-prometheus
+    # v0.18.0 in the corpus, cert-manager v1.21.1 in the corpus, Gateway API, Traefik, KEDA, Istio.)
+    | {("monitoring.coreos.com", kind) for kind in ("PrometheusRule", "ServiceMonitor", "PodMonitor", "Probe",
+                                                    "ScrapeConfig", "AlertmanagerConfig")}
+    | {("cert-manager.io", kind) for kind in ("Certificate", "Issuer", "ClusterIssuer", "CertificateRequest")}
+    | {("gateway.networking.k8s.io", kind) for kind in ("Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute",
+                                                        "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant")}
+    | {("traefik.io", kind) for kind in ("IngressRoute", "IngressRouteTCP", "IngressRouteUDP", "Middleware",
+                                         "MiddlewareTCP", "TLSOption", "TLSStore", "TraefikService", "ServersTransport")}
+    | {("keda.sh", kind) for kind in ("ScaledObject", "TriggerAuthentication", "ClusterTriggerAuthentication")}
+    | {("networking.istio.io", kind) for kind in ("VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
+                                                  "Sidecar", "WorkloadEntry", "WorkloadGroup")}
+    | {("security.istio.io", kind) for kind in ("AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication")}
 )
 
 # DATA: custom resource groups generic discovery does not walk, and why.
@@ -194,18 +209,33 @@ CONTAINER_LIST_KEYS = ("containers", "initContainers")
 PLACEHOLDERS = frozenset({"default", "auto", "automatic", "none", "null", "nil", "unset", "empty", "custom",
                           "enabled", "disabled", "true", "false", "yes", "no", "on", "off", "same", "image"})
 
-# A document whose text matches none of these cannot hold anything generic discovery takes:
-# an ``image`` key, a ``containers``/``initContainers`` list (any case covers the
-# ``*_IMAGE`` env names and ``*-image`` flags), a known image flag, or a way to spell any of
-# them with other characters: a backslash escape in a double-quoted scalar (``"\x69mage"``,
-# a ``\`` line continuation) or a tag (``!!binary``, ``!<...>``, a ``%TAG`` handle ``!e!``).
-# Plain, single-quoted and block scalars, anchors and aliases all keep the characters of the
-# text.  tests/test_discovery.py checks this is never a false "no".
-MAYBE_IMAGES = re.compile(
-    "|".join(["image", "containers", *(re.escape(flag) for flag in sorted(KNOWN_IMAGE_FLAGS))])
-    + r"|\\|![\w-]*!|!<",
-    re.IGNORECASE,
+# Built-in workload kinds: their schema is fully known, every image is where the pod-spec
+# table looks (containers, image volumes), so generic discovery has nothing to add there.  An
+# old group (extensions/v1beta1 Deployment) is not in the table and gets generic discovery.
+KNOWN_SCHEMA_KINDS: frozenset[tuple[str, str]] = frozenset(
+    {("", "Pod"), ("", "PodTemplate"), ("", "ReplicationController"), ("batch", "Job"), ("batch", "CronJob")}
+    | {("apps", kind) for kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")}
 )
+
+# A document whose text contains none of these cannot hold anything generic discovery takes:
+# generic discovery only looks at mappings with an ``image`` key and at items of
+# ``containers``/``initContainers`` lists (and at args/env inside those), so the key's
+# characters must be in the text, unless they are spelled otherwise: a backslash escape in a
+# double-quoted scalar (``"\x69mage"``, a ``\`` line continuation).  Plain, single-quoted and
+# block scalars, anchors and aliases all keep the characters of the text.  Tags change a
+# scalar's type, not its characters, except ``!!binary`` (base64), which may be written
+# ``!!binary``, ``!<tag:...>`` or through a ``%TAG`` handle (``!e!``): any such tag is a "maybe"
+# too (:data:`MAYBE_TAG`).  tests/test_discovery.py checks the filter is never a false "no".
+MAYBE_IMAGES = ("image", "ontainers", "\\")
+MAYBE_TAG = re.compile(r"![\w-]*!|!<")
+
+
+def may_hold_images(text: str) -> bool:
+    """False only when generic discovery cannot find anything in a document's text."""
+    if any(word in text for word in MAYBE_IMAGES):
+        return True
+    return "!" in text and MAYBE_TAG.search(text) is not None
+
 
 # How discovery rules are named in locations, --explain and the JSON inventory.
 POD_SPEC, IMAGE_VOLUME, IMAGE_FIELD, CONTAINERS, IMAGE_KEY = (
@@ -415,15 +445,25 @@ class ExcludedPath:
 
 # A top-level ``items`` key of a block-style document (quoted, explicit or flow keys make the
 # header read parse the document, see engine/document.py).
-_TOP_ITEMS = re.compile(r"^items[ \t]*:", re.MULTILINE)
+_TOP_ITEMS = re.compile(r"(?:^|\n)items[ \t]*:")
+
+
+_LIST_HINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _may_be_list(doc) -> bool:
     """Whether a document may be a list by content (an ``items`` array at the top, whatever its
-    kind says), so its items, not its kind, decide."""
+    kind says), so its items, not its kind, decide.  Remembered per document: every image rule
+    asks about the same (large) CRDs."""
     if doc.loaded:
         return isinstance(doc.obj, dict) and isinstance(doc.obj.get("items"), list)
-    return _TOP_ITEMS.search(doc.text) is not None
+    hint = _LIST_HINTS.get(doc)
+    if hint is None:
+        text = doc.text
+        # str.find first: a CRD's schemas hold thousands of indented "items:", never one at column 0.
+        hint = _LIST_HINTS[doc] = ((text.startswith("items") or "\nitems" in text)
+                                   and _TOP_ITEMS.search(text) is not None)
+    return hint
 
 
 _PATH_TOKEN = re.compile(r"\[[^\]]*\]|[^.\[]+")
@@ -480,7 +520,7 @@ class ImageTable:
             return False
         if not self.generic:
             return is_list_kind(kind) or _may_be_list(doc)
-        return MAYBE_IMAGES.search(doc.text) is not None
+        return may_hold_images(doc.text)
 
     def documents(self, documents) -> Iterator[tuple[object, str, dict]]:
         """(document, location, resource) for every resource of the documents that may hold images."""
@@ -494,7 +534,8 @@ class ImageTable:
         if not self.generic:
             return False
         group = group_of(resource.get("apiVersion"))
-        return (group, resource.get("kind")) not in NO_IMAGE_KINDS and group not in GENERIC_SKIPPED_GROUPS
+        kind = (group, resource.get("kind"))
+        return kind not in NO_IMAGE_KINDS and kind not in KNOWN_SCHEMA_KINDS and group not in GENERIC_SKIPPED_GROUPS
 
     def locations(self, resource: dict, prefix: str = "") -> list[ImageLocation]:
         """Every image location of one resource; ``prefix`` is its place in the document."""
