@@ -119,6 +119,12 @@ _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST_ALGORITHM = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
 _DIGEST = rf"{_DIGEST_ALGORITHM}:[0-9a-fA-F]{{32,}}"
 
+# The pieces other modules build their own patterns from (images/suspects.py finds references
+# inside free text with them).
+PATH_COMPONENT_PATTERN = _PATH_COMPONENT
+DOMAIN_COMPONENT_PATTERN = _DOMAIN_COMPONENT
+TAG_PATTERN = _TAG
+
 _PATH_COMPONENT_RE = re.compile(_PATH_COMPONENT)
 _DOMAIN_RE = re.compile(_DOMAIN_AND_PORT)
 _TAG_RE = re.compile(_TAG)

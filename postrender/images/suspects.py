@@ -27,7 +27,13 @@ import re
 from dataclasses import dataclass
 
 from postrender.images.discovery import ImageTable
-from postrender.images.reference import InvalidImageReference, parse
+from postrender.images.reference import (
+    DOMAIN_COMPONENT_PATTERN,
+    PATH_COMPONENT_PATTERN,
+    TAG_PATTERN,
+    InvalidImageReference,
+    parse,
+)
 from postrender.kinds import group_of, resources
 
 # Registries whose name alone makes a reference a suspect, tag or not.
@@ -38,9 +44,10 @@ PUBLIC_REGISTRIES = ("docker.io", "index.docker.io", "registry-1.docker.io", "qu
 # ... and registries by domain suffix (Artifact Registry, regional GCR, ACR, ECR).
 PUBLIC_REGISTRY_SUFFIXES = (".gcr.io", ".pkg.dev", ".azurecr.io", ".amazonaws.com", ".icr.io")
 
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_HOST = r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9-]*[A-Za-z0-9]|localhost)(?::[0-9]+)?"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_COMPONENT = PATH_COMPONENT_PATTERN
+# A registry host as a suspect needs a dot (or is localhost): "name/x:1" is a Docker Hub path.
+_HOST = rf"(?:(?:{DOMAIN_COMPONENT_PATTERN}\.)+{DOMAIN_COMPONENT_PATTERN}|localhost)(?::[0-9]+)?"
+_TAG = TAG_PATTERN
 _DIGEST = r"@sha(?:256:[0-9a-f]{64}|384:[0-9a-f]{96}|512:[0-9a-f]{128})"
 # Not preceded by what continues a word, a path or a URL scheme; not followed by more of one.
 _BEFORE = r"(?<![\w.@/:%~-])"
