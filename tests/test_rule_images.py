@@ -67,3 +67,19 @@ def test_config_errors(rules, message):
     with pytest.raises(ConfigError) as err:
         config(rules)
     assert message in str(err.value)
+
+
+DIGESTED = f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - {{name: c, image: 'busybox@{SHA}'}}\n"
+
+
+@pytest.mark.parametrize("rules,warned", [
+    ("- images:\n  - {name: busybox, newName: quay.io/prometheus/busybox}\n", True),   # the old digest, another repository
+    (f"- images:\n  - {{name: busybox, newName: quay.io/prometheus/busybox, digest: '{SHA}'}}\n", False),  # pinned there
+    ("- images:\n  - {name: busybox, newName: mirror.local/library/busybox}\n", False),  # the same path elsewhere
+    ("- registryRewrite: {mirrors: [{from: docker.io/library/busybox, to: quay.io/prometheus/busybox}]}\n", True),
+    ("- registryRewrite: {mirrors: [{from: docker.io, to: mirror.local/hub}]}\n", False),
+])
+def test_a_digest_moved_to_another_repository_warns(rules, warned):
+    result = run(rules, DIGESTED)
+    assert result.output != DIGESTED.encode()
+    assert [("keeps the digest in another repository" in w) for w in result.warnings] == ([True] if warned else [])
