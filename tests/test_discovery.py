@@ -28,8 +28,8 @@ from postrender.images.discovery import (
 )
 from postrender.images.suspects import find_references, suspects
 from postrender.kinds import PodSpecTable, resources
-from tests.conftest import CORPUS_FILES, STRESS, corpus_required
-from tests.imagetest_util import config, run
+from tests.conftest import STRESS, corpus_required
+from tests.imagetest_util import config
 
 SHA = "sha256:" + "ab" * 32
 
@@ -332,7 +332,7 @@ ESCAPED_SPELLINGS = [
 
 @pytest.mark.parametrize("spelling", ESCAPED_SPELLINGS)
 def test_escaped_spellings_are_maybe_and_found(spelling):
-    text = f"apiVersion: example.com/v1\nkind: Thing\nmetadata: {{name: t}}\nspec:\n" + textwrap.indent(spelling, "  ") + "\n"
+    text = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec:\n" + textwrap.indent(spelling, "  ") + "\n"
     doc = parse_stream(text.encode()).documents[0]
     table = ImageTable(PodSpecTable())
     assert table.visits(doc)
@@ -567,15 +567,13 @@ def test_suspects_in_the_corpus_are_the_knative_queue_image_and_istio_hubs():
     }
 
 
-def test_run_output_keeps_generic_locations_rewritten_and_explained(tmp_path):
-    result = run("- registryRewrite: {mirrors: [{from: docker.io, to: mirror.local/hub}]}\n", textwrap.dedent(CR),
-                 )
-    out = result.output.decode()
-    assert "image: mirror.local/hub/library/nginx:1.27" in out and "image: mirror.local/hub/library/alpine" in out
+def test_run_rewrites_generic_locations_and_explains_which_rule_found_them():
     from postrender.pipeline import run_stream
 
-    explained = run_stream(config("- registryRewrite: {mirrors: [{from: docker.io, to: mirror.local/hub}]}\n"),
-                           textwrap.dedent(CR).encode(), explain=True)
-    assert [c.line() for c in explained.changes][0] == (
+    rules = "- registryRewrite: {mirrors: [{from: docker.io, to: mirror.local/hub}]}\n"
+    result = run_stream(config(rules), textwrap.dedent(CR).encode(), explain=True)
+    out = result.output.decode()
+    assert "image: mirror.local/hub/library/nginx:1.27" in out and "image: mirror.local/hub/library/alpine" in out
+    assert [c.line() for c in result.changes][0] == (
         "registryRewrite: HelmRelease/app: spec.values.image: nginx:1.27 -> mirror.local/hub/library/nginx:1.27"
         " (found by imageKey)")
