@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 
 from postrender.images import reference as images
-from postrender.kinds import containers, is_list_kind, pull_secret_table, resources
+from postrender.kinds import containers, pull_secret_table, resources, stream_resources
 from postrender.pullsecrets import entry_name, holders_of, name_of, namespace_of
 from postrender.config.schema import Field
 from postrender.config.templating import is_template
@@ -197,15 +197,14 @@ class ImagePullSecrets(Rule):
         return documents
 
     def _resources(self, documents):
-        """The selected resources that hold pull secrets, and, with ``registries``, every other
-        resource image discovery visits (to warn about images no pull secret can reach)."""
+        """The selected resources that hold pull secrets (as kinds.stream_resources reads the
+        stream), and, with ``registries``, every other resource image discovery visits (to warn
+        about images no pull secret can reach), in stream order."""
         for doc in documents:
-            if doc.void or doc.removed:
-                continue
-            if not (doc.kind in self.kinds or is_list_kind(doc.kind)
-                    or (self.matches is not None and self.table.visits(doc))):
-                continue
-            for where, resource in resources(doc.obj):
+            found = list(stream_resources([doc], self.kinds))
+            if not found and self.matches is not None and self.table.visits(doc):
+                found = [(doc, where, resource) for where, resource in resources(doc.obj)]
+            for _doc, where, resource in found:
                 if self.selected(resource):
                     yield doc, where, resource
 
