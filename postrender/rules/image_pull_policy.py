@@ -13,7 +13,8 @@ nothing about whether ``imagePullPolicy`` next to it is a field of its schema.
 
     - imagePullPolicy:
         policy: IfNotPresent     # Always | IfNotPresent | Never
-        onlyIfUnset: false       # true: keep a policy a container already sets
+        onlyIfUnset: false       # true: keep a policy a container already sets (absent, null
+                                 # and "" are unset, as Kubernetes defaults them)
 
 A new ``imagePullPolicy`` key is written right after the container's ``image``.
 """
@@ -89,7 +90,7 @@ class ImagePullPolicy(ImageRule, Rule):
                 continue
             for holder, holder_path, after, found in self.holders(resource, where):
                 old = holder.get("imagePullPolicy")
-                if old == self.policy or (self.only_if_unset and old is not None):
+                if old == self.policy or (self.only_if_unset and old not in (None, "")):
                     continue
                 set_after(holder, (after, "image"), "imagePullPolicy", self.policy)
                 path = f"{holder_path}.imagePullPolicy" if holder_path else "imagePullPolicy"

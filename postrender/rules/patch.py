@@ -39,7 +39,7 @@ from __future__ import annotations
 import copy
 import re
 
-from postrender.engine import locate
+from postrender.engine import kube_yaml, locate
 from postrender.config import templating
 from postrender.errors import ConfigError, RuleError
 from postrender.patching.json6902 import apply_json6902
@@ -70,7 +70,7 @@ def _parse_yaml(text: str):
     roots = locate.parse(text)
     if len(roots) > 1:
         raise ValueError("the rendered patch holds more than one YAML document")
-    return locate.to_object(roots[0]) if roots and roots[0] is not None else None
+    return kube_yaml.read(roots[0]) if roots and roots[0] is not None else None
 
 
 def _render_data(value, variables: dict):
