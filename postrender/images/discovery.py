@@ -63,7 +63,6 @@ which is how stress.yaml's 300 CRDs and dashboard ConfigMaps stay unparsed.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -75,7 +74,7 @@ from postrender.images.reference import (
     is_image_flag,
     parse,
 )
-from postrender.kinds import FieldPath, containers, group_of, is_list_kind, resources
+from postrender.kinds import FieldPath, containers, group_of, resources
 
 # DATA: (group, kind, path to the image field, whether the mapping holding the field takes an
 # ``imagePullPolicy`` of the Kubernetes enum).  ``[]`` walks list items, as in kinds.py.  Kinds
@@ -443,29 +442,6 @@ class ExcludedPath:
         return True
 
 
-# A top-level ``items`` key of a block-style document (quoted, explicit or flow keys make the
-# header read parse the document, see engine/document.py).
-_TOP_ITEMS = re.compile(r"(?:^|\n)items[ \t]*:")
-
-
-_LIST_HINTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _may_be_list(doc) -> bool:
-    """Whether a document may be a list by content (an ``items`` array at the top, whatever its
-    kind says), so its items, not its kind, decide.  Remembered per document: every image rule
-    asks about the same (large) CRDs."""
-    if doc.loaded:
-        return isinstance(doc.obj, dict) and isinstance(doc.obj.get("items"), list)
-    hint = _LIST_HINTS.get(doc)
-    if hint is None:
-        text = doc.text
-        # str.find first: a CRD's schemas hold thousands of indented "items:", never one at column 0.
-        hint = _LIST_HINTS[doc] = ((text.startswith("items") or "\nitems" in text)
-                                   and _TOP_ITEMS.search(text) is not None)
-    return hint
-
-
 _PATH_TOKEN = re.compile(r"\[[^\]]*\]|[^.\[]+")
 
 
@@ -516,10 +492,10 @@ class ImageTable:
         api, kind = doc.header
         if self.knows(api, kind):
             return True
-        if (group_of(api), kind) in NO_IMAGE_KINDS and not _may_be_list(doc):
-            return False
+        if (group_of(api), kind) in NO_IMAGE_KINDS and not doc.is_list:
+            return False  # (a list by content: its items, not its kind, decide)
         if not self.generic:
-            return is_list_kind(kind) or _may_be_list(doc)
+            return doc.is_list
         return may_hold_images(doc.text)
 
     def documents(self, documents) -> Iterator[tuple[object, str, dict]]:
