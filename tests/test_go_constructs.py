@@ -84,6 +84,10 @@ CASES = [
     ("removing a key that comes from a merge is refused", CM + "x: &x {a: 1, b: 2}\ndata:\n  <<: *x\n",
      "rules:\n  - patch:\n      strategicMerge: {data: {a: null}}\n", 3),
     ("two keys Go reads as one string are refused", CM + "data:\n  1: a\n  '1': b\n", label("l", "v"), 3),
+    *[(f"a bad explicit tag {t} is refused, even with no rule", CM + f"data:\n  a: {t}\n", "rules: []\n", 3)
+      for t in ("!!int abc", '!!float ""', "!!int 0x", "!!binary '%%%'", "!!bool maybe")],
+    ("a good explicit tag is read", CM + "data:\n  a: !!str 0755\n  b: !!int '12'\n", label("l", "v"),
+     {"data/a": "0755", "data/b": 12}),
 ]
 
 
@@ -138,3 +142,11 @@ def test_kubectl_reads_every_output_as_the_rules_meant(cli, tmp_path, need_tool)
                 wrong.append(f"{case}: kubectl reads {path} = {got!r}, meant {value!r}")
     assert len(objects) == len(expected)
     assert not wrong, "\n".join(wrong)
+
+
+def test_adding_to_an_empty_flow_mapping_changes_only_that_mapping(cli, tmp_path):
+    text = CM + "spec: {template: {metadata: {labels: {}}},\n  # a comment inside the flow\n  replicas: 1}\n"
+    body = "rules:\n  - patch:\n      strategicMerge: {spec: {template: {metadata: {labels: {app: web}}}}}\n"
+    result = run_case(cli, tmp_path, text, body)
+    assert result.code == 0, result.err
+    assert result.text == text.replace("labels: {}", 'labels: {"app": "web"}')
