@@ -163,10 +163,22 @@ class FieldPath:
         return [(w, n) for w, n in found if isinstance(n, dict)]
 
 
+def _group_kinds(paths) -> tuple[frozenset, frozenset]:
+    """(kinds listed for any group, (group, kind) pairs) of field paths."""
+    return (frozenset(p.kind for p in paths if p.group is None),
+            frozenset((p.group.split("/", 1)[0], p.kind) for p in paths if p.group is not None))
+
+
 class PodSpecTable:
     def __init__(self, extra: list[FieldPath] = ()):
         self.paths = [FieldPath.parse(g, k, p) for g, k, p in BUILTIN_POD_SPEC_PATHS] + list(extra)
         self.kinds = frozenset(p.kind for p in self.paths)
+        self._any_group, self._pairs = _group_kinds(self.paths)
+
+    def wants(self, api_version: str | None, kind: str | None) -> bool:
+        """Whether a document of this apiVersion and kind (read from its header) has pod specs
+        in the table: a core Service is not Knative's."""
+        return kind in self._any_group or (group_of(api_version), kind) in self._pairs
 
     def pod_specs(self, resource: dict) -> list[tuple[str, dict]]:
         api, kind = resource.get("apiVersion"), resource.get("kind")
@@ -225,6 +237,10 @@ class PullSecretTable:
             for api, kind, path, shape in BUILTIN_PULL_SECRET_FIELDS
         ]
         self.kinds = frozenset(f.path.kind for f in self.fields)
+        self._any_group, self._pairs = _group_kinds([f.path for f in self.fields])
+
+    def wants(self, api_version: str | None, kind: str | None) -> bool:
+        return kind in self._any_group or (group_of(api_version), kind) in self._pairs
 
     def fields_of(self, resource: dict) -> list[PullSecretField]:
         kind = resource.get("kind")
@@ -255,18 +271,22 @@ def containers(pod_spec: dict):
                     yield list_name, i, c
 
 
-def stream_resources(documents, kinds=None):
+def stream_resources(documents, kinds=None, wanted=None):
     """(document, location, resource) for every object in the stream's live documents.
 
     With ``kinds``, documents whose kind (read cheaply from the header) is not one of them are
     skipped without being parsed, unless they are lists (an ``items`` key: kubectl and Helm
-    apply the items of any such object, whatever its kind); the objects yielded are not
-    filtered by kind (a list's items are whatever they are): callers check what they need.
+    apply the items of any such object, whatever its kind); ``wanted(apiVersion, kind)``, from
+    the header too, narrows that by group (a core Service is not Knative's).  The objects
+    yielded are not filtered by kind (a list's items are whatever they are): callers check what
+    they need.
     """
     for doc in documents:
         if doc.void or doc.removed:
             continue
         if kinds is not None and doc.kind not in kinds and not doc.is_list:
+            continue
+        if wanted is not None and not doc.is_list and not wanted(doc.api_version, doc.kind):
             continue
         for where, resource in resources(doc.obj):
             yield doc, where, resource

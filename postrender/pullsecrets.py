@@ -88,6 +88,17 @@ def holder_kinds(pod_specs: PodSpecTable) -> frozenset:
     return pod_specs.kinds | {"ServiceAccount"} | pull_secret_table().kinds
 
 
+def holder_wanted(pod_specs: PodSpecTable, service_accounts: bool = True):
+    """``stream_resources``' ``wanted``: documents that may hold pull-secret lists, by group too."""
+    table = pull_secret_table()
+
+    def wanted(api_version, kind) -> bool:
+        return ((service_accounts and kind == "ServiceAccount") or pod_specs.wants(api_version, kind)
+                or table.wants(api_version, kind))
+
+    return wanted
+
+
 def holders_of(doc, where: str, resource: dict, pod_specs: PodSpecTable, namespace: str = "",
                create: bool = False):
     """Every holder of one resource; with ``create``, CR fields whose mappings are missing get
@@ -118,7 +129,7 @@ def holders_of(doc, where: str, resource: dict, pod_specs: PodSpecTable, namespa
 def holders(documents: list[Document], pod_specs: PodSpecTable, selected=None, namespace: str = ""):
     """Every holder in the stream (pod specs, ServiceAccounts, CR pull-secret fields)."""
     kinds = holder_kinds(pod_specs)
-    for doc, where, resource in stream_resources(documents, kinds):
+    for doc, where, resource in stream_resources(documents, kinds, holder_wanted(pod_specs)):
         if resource.get("kind") not in kinds or (selected is not None and not selected(resource)):
             continue
         yield from holders_of(doc, where, resource, pod_specs, namespace)

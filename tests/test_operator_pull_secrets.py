@@ -310,3 +310,14 @@ def test_fast_path_and_typer_agree_on_namespace(tmp_path):
     r = run_cli(["diff", "-c", str(cfg), "-n", "prtest", "--no-color"], MIXED.encode(), env=CREDS)
     assert r.code == 0, r.err
     assert r.text.count("+kind: Secret") == 2 and "+  namespace: \"prtest\"" in r.text
+
+
+def test_knative_service_gets_the_secret_and_a_core_service_is_not_even_parsed():
+    data = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n---\n"
+            "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\n"
+            "spec:\n  template:\n    spec:\n      containers: [{image: ghcr.io/knative/helloworld-go}]\n")
+    result = run(INJECT + "- pullSecret: {name: regcred}\n- pullSecretReferences: {action: error}\n", data, CREDS)
+    core, knative, *_ = objects(result.output)
+    assert "imagePullSecrets" not in core["spec"]
+    assert knative["spec"]["template"]["spec"]["imagePullSecrets"] == REF
+    assert result.stream.documents[0].loaded is False  # the header says v1 Service: no pod spec

@@ -47,7 +47,7 @@ import re
 
 from postrender.images import reference as images
 from postrender.kinds import containers, pull_secret_table, resources, stream_resources
-from postrender.pullsecrets import entry_name, holders_of, name_of, namespace_of
+from postrender.pullsecrets import entry_name, holder_wanted, holders_of, name_of, namespace_of
 from postrender.config.schema import Field
 from postrender.config.templating import is_template
 from postrender.rules.base import Rule, RunContext, resource_name
@@ -135,6 +135,7 @@ class ImagePullSecrets(Rule):
         self.pod_specs = pod_specs
         self.table = table  # images.discovery.ImageTable: a custom resource's images, for registries
         self.kinds = pod_specs.kinds | pull_secret_table().kinds | ({"ServiceAccount"} if service_accounts else frozenset())
+        self.wanted = holder_wanted(pod_specs, service_accounts)
 
     @property
     def per_document(self) -> bool:
@@ -201,7 +202,7 @@ class ImagePullSecrets(Rule):
         stream), and, with ``registries``, every other resource image discovery visits (to warn
         about images no pull secret can reach), in stream order."""
         for doc in documents:
-            found = list(stream_resources([doc], self.kinds))
+            found = list(stream_resources([doc], self.kinds, self.wanted))
             if not found and self.matches is not None and self.table.visits(doc):
                 found = [(doc, where, resource) for where, resource in resources(doc.obj)]
             for _doc, where, resource in found:
