@@ -572,7 +572,7 @@ def warn_if_digest_moved(old: str, new: str, doc, resource: dict, loc: ImageLoca
     from postrender.rules.base import resource_name
 
     if digest_moved(old, new):
-        ctx.warn(f"{rule.name}: {doc.where()}: {resource_name(resource)}: {loc.path}: {old} -> {new} keeps the digest"
+        ctx.warn(f"{rule.label()}: {doc.where()}: {resource_name(resource)}: {loc.path}: {old} -> {new} keeps the digest"
                  " in another repository, where it may not exist; mirror the same repository path, or pin"
                  " the digest the new repository has")
 

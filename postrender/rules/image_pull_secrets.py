@@ -49,19 +49,28 @@ from postrender.images import reference as images
 from postrender.kinds import containers, pull_secret_table, resources, stream_resources
 from postrender.pullsecrets import entry_name, holder_wanted, holders_of, name_of, namespace_of
 from postrender.config.schema import Field
-from postrender.config.templating import is_template
 from postrender.rules.base import Rule, RunContext, resource_name
 from postrender.rules.image_pull_policy import set_after
 
 NAME = "imagePullSecrets"
+# A Secret's name is a DNS subdomain (RFC 1123), as the API server validates it.
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+# What check_secret_name accepts once blanks around it are stripped (for the JSON Schema).
+SECRET_NAME_PATTERN = rf"\s*(?=\S{{1,253}}\s*$){DNS_SUBDOMAIN}\s*"
+# names as one string: names separated by commas or blanks, or a flow list of them (what a
+# template that renders a list gives: "['a', 'b']" or JSON).
+_QUOTED_NAME = rf"['\"]?{DNS_SUBDOMAIN}['\"]?"
+NAMES_TEXT_PATTERN = rf"\s*\[?\s*{_QUOTED_NAME}(?:\s*[,\s]\s*{_QUOTED_NAME})*\s*\]?\s*"
 OPTIONS = {
-    "names": Field("any", required=True, doc="Secret names to add: a list, or a template that renders to a list"),
-    "registries": Field("list", items=Field("str"), default=None,
+    "names": Field("any", required=True, variants=(
+        Field("list", items=Field("str", pattern=SECRET_NAME_PATTERN, pattern_doc="a Secret name"), min_items=1),
+        Field("str", pattern=NAMES_TEXT_PATTERN, pattern_doc="Secret names (a list, or names separated by commas or spaces)"),
+    ), doc="Secret names to add: a list, or one template that renders a list"),
+    "registries": Field("list", items=Field("str", pattern=rf"\s*(?:{images.MIRROR_PREFIX_PATTERN})\s*", pattern_doc="a registry or repository prefix"),
+                        default=None,
                         doc="only pod specs and custom resources with an image from one of these registries"),
     "serviceAccounts": Field("bool", default=False, doc="also add the names to ServiceAccounts in the stream"),
 }
-# names is rendered by build(): a template may render to a list.
-RAW_KEYS = frozenset({"names"})
 # Where a new imagePullSecrets key goes: after the first of these that the pod spec has...
 _AFTER = ("serviceAccountName", "serviceAccount")
 # ...else right before this one.
@@ -216,7 +225,7 @@ class ImagePullSecrets(Rule):
             return
         images = [loc.value for loc in self.table.locations(resource) if self.matches(loc.value)]
         if images:
-            ctx.warn(f"{self.name}: {doc.where()}: {resource_name(resource)}: pulls {images[0]} but postrender knows no"
+            ctx.warn(f"{self.label()}: {doc.where()}: {resource_name(resource)}: pulls {images[0]} but postrender knows no"
                      f" pull-secret field of a {resource.get('kind')} ({resource.get('apiVersion')}): list its pod"
                      " template under podSpecPaths, or give the ServiceAccount its pods run as the Secret")
 
@@ -238,14 +247,15 @@ class ImagePullSecrets(Rule):
         how = (f"{field.path.text} is empty, so they run as {account!r}, which the operator creates: set"
                f" {field.path.text} to a ServiceAccount the chart renders" if operator_made else
                f"they run as ServiceAccount {account!r} ({field.path.text}): set serviceAccounts: true")
-        ctx.warn(f"{self.name}: {doc.where()}: {resource_name(resource)}: a {resource.get('kind')} has no pull-secret"
+        ctx.warn(f"{self.label()}: {doc.where()}: {resource_name(resource)}: a {resource.get('kind')} has no pull-secret"
                  f" field, its pods pull with their ServiceAccount's imagePullSecrets; {how} so that ServiceAccount"
                  f" gets {', '.join(self.names)}")
 
 
 def _rendered_names(value, ctx, path) -> list[str]:
-    """``names`` as a list: each item (or the whole value) rendered; a template may render to a
-    list (``['a', 'b']``, JSON) or to names separated by commas or spaces."""
+    """``names`` (rendered by the loader) as a list: a string, alone or as an item, may hold
+    several names, as a template that renders a list gives them (``['a', 'b']``, JSON), or
+    separated by commas or blanks (a Secret name has neither)."""
     import yaml
 
     if isinstance(value, str):
@@ -255,13 +265,10 @@ def _rendered_names(value, ctx, path) -> list[str]:
     else:
         raise ctx.error(path, "must be a list of Secret names, or a template that renders to one")
     out = []
-    for raw, where in items:
-        if not isinstance(raw, str):
-            raise ctx.error(where, f"must be a Secret name (a string), not {type(raw).__name__}")
-        text = ctx.render(raw, where).strip()
-        if not is_template(raw):
-            out.append(text)
-            continue
+    for text, where in items:
+        if not isinstance(text, str):
+            raise ctx.error(where, f"must be a Secret name (a string), not {type(text).__name__}")
+        text = text.strip()
         if text.startswith("["):
             try:
                 rendered = yaml.safe_load(text)
@@ -275,8 +282,7 @@ def _rendered_names(value, ctx, path) -> list[str]:
     return out
 
 
-# A Secret's name is a DNS subdomain (RFC 1123), as the API server validates it.
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_SUBDOMAIN = re.compile(DNS_SUBDOMAIN)
 
 
 def check_secret_name(name: str) -> str | None:
