@@ -575,5 +575,5 @@ def test_run_rewrites_generic_locations_and_explains_which_rule_found_them():
     out = result.output.decode()
     assert "image: mirror.local/hub/library/nginx:1.27" in out and "image: mirror.local/hub/library/alpine" in out
     assert [c.line() for c in result.changes][0] == (
-        "registryRewrite: HelmRelease/app: spec.values.image: nginx:1.27 -> mirror.local/hub/library/nginx:1.27"
+        "rules[0] (registryRewrite): HelmRelease/app: spec.values.image: nginx:1.27 -> mirror.local/hub/library/nginx:1.27"
         " (found by imageKey)")

@@ -98,7 +98,7 @@ def output(rendered, config_file) -> bytes:
     # The unknown Runner kind pulls from the mirror and has no pull-secret field: said, not hidden.
     assert r.code == 0, r.err
     assert [line for line in r.err.splitlines() if "warning" in line] == [
-        f"postrender: warning: imagePullSecrets: document {runner_document(rendered)} (operators/templates/runner.yaml):"
+        f"postrender: warning: rules[2] (imagePullSecrets): document {runner_document(rendered)} (operators/templates/runner.yaml):"
         f" Runner/rel-runner: pulls {MIRROR}/ghcr.io/example/runner:2.1 but postrender knows no pull-secret field of a"
         " Runner (example.com/v1): list its pod template under podSpecPaths, or give the ServiceAccount its pods run"
         " as the Secret"]

@@ -306,9 +306,9 @@ def test_fast_path_and_typer_agree_on_namespace(tmp_path):
     assert parse_run_args(["run", "-n", "prtest"])["namespace"] == "prtest"
     assert parse_run_args(["run", "--namespace=prtest"])["namespace"] == "prtest"
     cfg = write_config(tmp_path, "rules:\n" + GENERATE)
-    # diff goes through typer: the same Secrets as run
-    r = run_cli(["diff", "-c", str(cfg), "-n", "prtest", "--no-color"], MIXED.encode(), env=CREDS)
-    assert r.code == 0, r.err
+    # diff goes through typer: the same Secrets as run (exit 1: there are differences)
+    r = run_cli(["diff", "-c", str(cfg), "-n", "prtest", "--color=never"], MIXED.encode(), env=CREDS)
+    assert r.code == 1, r.err
     assert r.text.count("+kind: Secret") == 2 and "+  namespace: \"prtest\"" in r.text
 
 

@@ -252,10 +252,11 @@ class ImagePullSecrets(Rule):
                  f" gets {', '.join(self.names)}")
 
 
-def _rendered_names(value, ctx, path) -> list[str]:
-    """``names`` (rendered by the loader) as a list: a string, alone or as an item, may hold
-    several names, as a template that renders a list gives them (``['a', 'b']``, JSON), or
-    separated by commas or blanks (a Secret name has neither)."""
+def _rendered_names(value, ctx, path) -> list[tuple[str, tuple]]:
+    """``names`` (rendered by the loader) as (name, config path) pairs: a string, alone or as an
+    item, may hold several names, as a template that renders a list gives them (``['a', 'b']``,
+    JSON), or separated by commas or blanks (a Secret name has neither).  A string that renders
+    empty stays one (empty) name, for check_secret_name to report."""
     import yaml
 
     if isinstance(value, str):
@@ -276,9 +277,9 @@ def _rendered_names(value, ctx, path) -> list[str]:
                 rendered = None
             if not isinstance(rendered, list) or not all(isinstance(n, str) for n in rendered):
                 raise ctx.error(where, f"renders to {text[:80]!r}, which is not a list of Secret names")
-            out.extend(n.strip() for n in rendered)
+            out.extend((n.strip(), where) for n in rendered)
         else:
-            out.extend(n for n in re.split(r"[,\s]+", text) if n)
+            out.extend((n, where) for n in (re.split(r"[,\s]+", text) if text else [""]) if n or not text)
     return out
 
 
@@ -298,15 +299,12 @@ def build(options: dict, ctx, path) -> ImagePullSecrets:
     from postrender.images.discovery import ImageTable
 
     names = []
-    raw = options["names"]
-    for i, name in enumerate(_rendered_names(raw, ctx, path + ("names",))):
-        name = name.strip()
-        problem = check_secret_name(name)
+    for name, where in _rendered_names(options["names"], ctx, path + ("names",)):
+        problem = check_secret_name(name.strip())
         if problem:
-            where = path + ("names", i) if isinstance(raw, list) and len(raw) > i else path + ("names",)
             raise ctx.error(where, problem)
-        if name not in names:
-            names.append(name)
+        if name.strip() not in names:
+            names.append(name.strip())
     if not names:
         raise ctx.error(path + ("names",), "give at least one Secret name (a template rendered none: guard the"
                         " rule with when: instead)")
