@@ -38,6 +38,8 @@ SetFileOpt = typer.Option(None, "--set-file", help="set a variable from a file's
 LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this file (else $POSTRENDER_LOG)")
 StrictOpt = typer.Option(False, "--strict", help="treat warnings as errors: exit 1, nothing written (else $POSTRENDER_STRICT)")
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
+NamespaceOpt = typer.Option(None, "--namespace", "-n",
+                            help="namespace of resources that name none (else $HELM_NAMESPACE): pull Secrets per real namespace")
 
 
 from postrender.runner import (COMPLETE_VAR, SUBCOMMANDS, _load, _normalise_argv, _read_input, _run,  # noqa: E402
@@ -55,11 +57,12 @@ def run_cmd(
     strict: bool = StrictOpt,
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
+    namespace: Optional[str] = NamespaceOpt,
 ):
     """Read manifests, apply the config's rules, write the result (the default command)."""
     code = run({"config": config, "values": values or [], "set_": set_ or [], "set_file": set_file or [],
                 "output": output, "log_file": log_file, "input_path": input_path, "explain": explain,
-                "strict": strict})
+                "strict": strict, "namespace": namespace})
     if code:
         raise typer.Exit(code)
 
@@ -75,18 +78,20 @@ def diff_cmd(
     no_color: bool = typer.Option(False, "--no-color", hidden=True, help="the same as --color=never"),
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
+    namespace: Optional[str] = NamespaceOpt,
 ):
     """Show what the rules change: a unified diff per changed resource. Exit 0: no
     differences, 1: differences, >1: an error (2 usage or config, 3 input, 4 a failed check),
     like kubectl diff."""
     from postrender.diffview import COLOR_CHOICES, render_diff, use_color
     from postrender.pipeline import run_stream
+    from postrender.runner import release_namespace
 
     if color not in COLOR_CHOICES:
         raise UsageError(f"--color {color!r}: use {', '.join(COLOR_CHOICES)}")
     cfg = _load(config, values, set_, set_file, log_file)
     data = _read_input(input_path)
-    result = run_stream(cfg, data)
+    result = run_stream(cfg, data, namespace=release_namespace(namespace))
     report(result.warnings)
     if result.failures:
         for failure in result.failures:
@@ -107,18 +112,29 @@ def images_cmd(
     set_: Optional[List[str]] = SetOpt,
     set_file: Optional[List[str]] = SetFileOpt,
     fmt: str = typer.Option("text", "--format", help="text: unique images, sorted | json: every location"),
+    normalize: bool = typer.Option(False, "--normalize",
+                                   help="print references as pulled (registry, library/, :latest explicit), deduplicated"),
+    suspects: bool = typer.Option(False, "--suspects",
+                                  help="instead, list strings that look like image references but are not image fields"),
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
+    namespace: Optional[str] = NamespaceOpt,
 ):
     """List the images of the stream after the config's rules (pre-pull / mirror list)."""
     from postrender.images.discovery import render_inventory
 
     if fmt not in ("text", "json"):
         raise UsageError(f"--format {fmt!r}: use text or json")
-    cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, False)
+    cfg, krm_mode, result = _run(config, values, set_, set_file, log_file, input_path, False, namespace=namespace)
     if krm_mode is not None:
         raise UsageError("images reads a manifest stream, not a KRM ResourceList")
-    write_output(render_inventory(result.stream.documents, cfg, fmt).encode("utf-8"), None)
+    if suspects:
+        from postrender.images.suspects import render_suspects
+
+        text = render_suspects(result.stream.documents, cfg, fmt)
+    else:
+        text = render_inventory(result.stream.documents, cfg, fmt, normalize)
+    write_output(text.encode("utf-8"), None)
 
 
 CaFileOpt = typer.Option(None, "--ca-file", help="PEM file of CA certificates trusted besides the system's")

@@ -58,18 +58,25 @@ def per_document(config: Config) -> bool:
     return all(rule.per_document or rule.observes for rule in config.rules)
 
 
-def run_stream(config: Config, data: bytes, explain: bool = False) -> RunResult:
+def run_stream(config: Config, data: bytes, explain: bool = False, namespace: str = "") -> RunResult:
     """The whole stream in memory (diff, images, KRM): output bytes and every document."""
     out = io.BytesIO()
-    result = run_into(config, [data], out, explain=explain, keep_documents=True)
+    result = run_into(config, [data], out, explain=explain, keep_documents=True, namespace=namespace)
     result.output = out.getvalue()
     return result
 
 
-def run_into(config: Config, chunks, sink, explain: bool = False, keep_documents: bool = False) -> RunResult:
-    """Read the stream from an iterable of byte chunks, write the output into ``sink``."""
+def run_into(config: Config, chunks, sink, explain: bool = False, keep_documents: bool = False,
+             namespace: str = "") -> RunResult:
+    """Read the stream from an iterable of byte chunks, write the output into ``sink``.
+
+    ``namespace`` is the namespace resources without ``metadata.namespace`` are installed into
+    (``--namespace``, ``$HELM_NAMESPACE``), "" when unknown: the pull-secret rules resolve
+    references and generate Secrets per real namespace with it.
+    """
     reader = DocumentReader(chunks)
-    ctx = RunContext(config.variables, config.pod_specs, config.image_fields, explain=explain)
+    ctx = RunContext(config.variables, config.pod_specs, config.image_fields, explain=explain,
+                     namespace=namespace or "", image_discovery=getattr(config, "image_discovery", None))
     if keep_documents or not per_document(config):
         documents = _apply(config, list(reader), ctx, expect_now=True)
         tally = _Removals()

@@ -1,9 +1,18 @@
 """What the pull-secret rules share: who references which Secret, and which Secrets exist.
 
-A reference is an ``imagePullSecrets`` entry of a pod spec (every kind in the pod-spec table,
-``List`` items included) or of a ServiceAccount.  Resources without ``metadata.namespace`` are
-keyed by the empty namespace: Helm and ``kubectl apply -n`` put them, and the Secrets that have
-no namespace either, into the same namespace at install time (issue 4).
+A *holder* is a list of pull-secret names in a resource: ``imagePullSecrets`` of a pod spec
+(every kind in the pod-spec table, ``List`` items included), of a ServiceAccount, or the
+pull-secret field of a custom resource whose operator creates the pods
+(``kinds.BUILTIN_PULL_SECRET_FIELDS``: ``Prometheus.spec.imagePullSecrets``,
+``SparkApplication.spec.imagePullSecrets`` as plain names...).
+
+Namespaces: a resource without ``metadata.namespace`` is installed into the release namespace
+(Helm ``-n``, ``kubectl apply -n``).  When the run knows it (``--namespace``,
+``$HELM_NAMESPACE``), such resources are keyed by it, so ``namespace: prtest`` written out and
+left out under ``-n prtest`` are one namespace (issue 13); otherwise by the empty namespace,
+which resolves against Secrets that have none either (issue 4).  Holders in cluster-scoped
+kinds (ClusterWorkflowTemplate, Crossplane packages) have no namespace of their own: their
+names resolve wherever they are used, so no Secret is generated or checked for them.
 """
 
 from __future__ import annotations
@@ -11,30 +20,53 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from postrender.engine.document import Document
-from postrender.kinds import PodSpecTable, stream_resources
+from postrender.kinds import PodSpecTable, pull_secret_table, stream_resources
 
 # Secret types the kubelet reads image pull credentials from.
 PULL_SECRET_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
+POD_SPEC, SERVICE_ACCOUNT, FIELD = "podSpec", "serviceAccount", "field"
+
+
+@dataclass
+class Holder:
+    doc: Document
+    resource: dict
+    mapping: dict         # the pod spec, ServiceAccount or CR mapping that has (or gets) the list
+    key: str              # imagePullSecrets, packagePullSecrets
+    path: str             # location of the list in the document, for messages
+    shape: str            # "references" ([{name: x}]) or "names" ([x])
+    namespace: str | None  # where its names resolve; None: a cluster-scoped kind
+    source: str           # POD_SPEC, SERVICE_ACCOUNT or FIELD
 
 
 @dataclass
 class Reference:
-    doc: Document
-    resource: dict
-    holder: dict          # the pod spec or ServiceAccount that has the imagePullSecrets list
-    path: str             # location of that list in the resource, for messages
+    holder: Holder
     index: int            # position of the entry in the list
     name: str
 
     @property
-    def namespace(self) -> str:
-        return namespace_of(self.resource)
+    def doc(self) -> Document:
+        return self.holder.doc
+
+    @property
+    def resource(self) -> dict:
+        return self.holder.resource
+
+    @property
+    def path(self) -> str:
+        return self.holder.path
+
+    @property
+    def namespace(self) -> str | None:
+        return self.holder.namespace
 
 
-def namespace_of(resource: dict) -> str:
+def namespace_of(resource: dict, default: str = "") -> str:
+    """The namespace a resource is installed into: its own, else ``default``."""
     meta = resource.get("metadata")
     ns = meta.get("namespace") if isinstance(meta, dict) else None
-    return ns if isinstance(ns, str) else ""
+    return ns if isinstance(ns, str) and ns else default
 
 
 def name_of(resource: dict) -> str | None:
@@ -43,38 +75,83 @@ def name_of(resource: dict) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def holders(documents: list[Document], pod_specs: PodSpecTable, selected=None):
-    """(doc, resource, holder, path) for every pod spec and ServiceAccount in the stream."""
-    kinds = pod_specs.kinds | {"ServiceAccount"}
-    for doc, where, resource in stream_resources(documents, kinds):
-        kind = resource.get("kind")
-        if kind not in kinds or (selected is not None and not selected(resource)):
+def entry_name(entry, shape: str = "references") -> str | None:
+    """The Secret name of one list entry ({name: x}, or x for the "names" shape)."""
+    if shape == "names":
+        return entry if isinstance(entry, str) else None
+    if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        return entry["name"]
+    return None
+
+
+def holder_kinds(pod_specs: PodSpecTable) -> frozenset:
+    return pod_specs.kinds | {"ServiceAccount"} | pull_secret_table().kinds
+
+
+def holder_wanted(pod_specs: PodSpecTable, service_accounts: bool = True):
+    """``stream_resources``' ``wanted``: documents that may hold pull-secret lists, by group too."""
+    table = pull_secret_table()
+
+    def wanted(api_version, kind) -> bool:
+        return ((service_accounts and kind == "ServiceAccount") or pod_specs.wants(api_version, kind)
+                or table.wants(api_version, kind))
+
+    return wanted
+
+
+def holders_of(doc, where: str, resource: dict, pod_specs: PodSpecTable, namespace: str = "",
+               create: bool = False):
+    """Every holder of one resource; with ``create``, CR fields whose mappings are missing get
+    them (the imagePullSecrets rule), so a holder is yielded for each place one can go."""
+    kind = resource.get("kind")
+    prefix = f"{where}." if where else ""
+    own = namespace_of(resource, namespace)
+    seen: set = set()
+    if kind in pod_specs.kinds:
+        for spec_path, pod_spec in pod_specs.pod_specs(resource):
+            seen.add(id(pod_spec))
+            yield Holder(doc, resource, pod_spec, "imagePullSecrets", f"{prefix}{spec_path}.imagePullSecrets",
+                         "references", own, POD_SPEC)
+    if kind == "ServiceAccount" and resource.get("apiVersion") in ("v1", None):
+        yield Holder(doc, resource, resource, "imagePullSecrets", f"{prefix}imagePullSecrets", "references", own,
+                     SERVICE_ACCOUNT)
+    for field in pull_secret_table().fields_of(resource):
+        if field.shape == "serviceAccount":
             continue
-        prefix = f"{where}." if where else ""
-        if kind in pod_specs.kinds:
-            for spec_path, pod_spec in pod_specs.pod_specs(resource):
-                yield doc, resource, pod_spec, f"{prefix}{spec_path}.imagePullSecrets"
-        if kind == "ServiceAccount":
-            yield doc, resource, resource, f"{prefix}imagePullSecrets"
+        for holder_path, mapping in field.holders(resource, create):
+            if id(mapping) in seen:
+                continue
+            seen.add(id(mapping))
+            path = f"{prefix}{holder_path}.{field.key}" if holder_path else f"{prefix}{field.key}"
+            yield Holder(doc, resource, mapping, field.key, path, field.shape, own if field.namespaced else None, FIELD)
 
 
-def references(documents: list[Document], pod_specs: PodSpecTable, selected=None):
-    """Every named ``imagePullSecrets`` entry, in stream order.
+def holders(documents: list[Document], pod_specs: PodSpecTable, selected=None, namespace: str = ""):
+    """Every holder in the stream (pod specs, ServiceAccounts, CR pull-secret fields)."""
+    kinds = holder_kinds(pod_specs)
+    for doc, where, resource in stream_resources(documents, kinds, holder_wanted(pod_specs)):
+        if resource.get("kind") not in kinds or (selected is not None and not selected(resource)):
+            continue
+        yield from holders_of(doc, where, resource, pod_specs, namespace)
+
+
+def references(documents: list[Document], pod_specs: PodSpecTable, selected=None, namespace: str = ""):
+    """Every named pull-secret entry, in stream order.
 
     Entries with an empty name are skipped: the kubelet ignores them (the API accepted them,
     kubernetes/kubernetes#99454), so they need no Secret.
     """
-    for doc, resource, holder, path in holders(documents, pod_specs, selected):
-        entries = holder.get("imagePullSecrets")
+    for holder in holders(documents, pod_specs, selected, namespace):
+        entries = holder.mapping.get(holder.key)
         if not isinstance(entries, list):
             continue
         for i, entry in enumerate(entries):
-            name = entry.get("name") if isinstance(entry, dict) else None
-            if isinstance(name, str) and name:
-                yield Reference(doc, resource, holder, path, i, name)
+            name = entry_name(entry, holder.shape)
+            if name:
+                yield Reference(holder, i, name)
 
 
-def secrets(documents: list[Document]) -> dict[tuple[str, str], str]:
+def secrets(documents: list[Document], namespace: str = "") -> dict[tuple[str, str], str]:
     """(namespace, name) -> type of every Secret in the stream (``Opaque`` when unset)."""
     found: dict[tuple[str, str], str] = {}
     for _doc, _where, resource in stream_resources(documents, {"Secret"}):
@@ -84,5 +161,5 @@ def secrets(documents: list[Document]) -> dict[tuple[str, str], str]:
         if name is None:
             continue
         kind = resource.get("type")
-        found[(namespace_of(resource), name)] = kind if isinstance(kind, str) and kind else "Opaque"
+        found[(namespace_of(resource, namespace), name)] = kind if isinstance(kind, str) and kind else "Opaque"
     return found

@@ -151,12 +151,21 @@ def _load(config, values, sets, set_files, log_file, check_templates=False):
     return load_config(config, values or (), sets or (), set_files or (), check_templates=check_templates)
 
 
-def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None, strict=False):
+def release_namespace(namespace: str | None) -> str:
+    """The namespace resources without one are installed into: ``--namespace``, else
+    ``$HELM_NAMESPACE`` (which Helm reads too: exported, it selects the namespace for both), else
+    "" (unknown).  Helm 3.17 and 4.1 pass a post-renderer neither ``-n`` nor the variable
+    (tests/e2e), so a chart installed with ``-n`` needs ``--post-renderer-args`` for this."""
+    return namespace or os.environ.get("HELM_NAMESPACE") or ""
+
+
+def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None, strict=False,
+         namespace=None):
     """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input).
 
     With a sink the stream is read in chunks and the output written into the sink (the run
     command); without one the whole stream is kept and the RunResult holds output bytes and
-    documents (the images command).
+    documents (the images command).  ``namespace`` is ``--namespace`` (see release_namespace).
     """
     from postrender.pipeline import run_into, run_stream
     from postrender.engine.stream import chunks_of
@@ -181,10 +190,11 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
         else:
             chunks = _chain(head, _reading_chunks(chunks_of(fh), source))
         cfg = _load(config, values, sets, set_files, log_file)
+        namespace = release_namespace(namespace)
         if sink is None:
-            result = run_stream(cfg, b"".join(chunks), explain=explain)
+            result = run_stream(cfg, b"".join(chunks), explain=explain, namespace=namespace)
         else:
-            result = run_into(cfg, chunks, sink, explain=explain)
+            result = run_into(cfg, chunks, sink, explain=explain, namespace=namespace)
     finally:
         _close_input(fh)
     report(result.warnings, result.changes if explain else ())
@@ -299,6 +309,7 @@ _RUN_OPTIONS = {
     "-i": ("input_path", True, False), "--input": ("input_path", True, False),
     "--explain": ("explain", False, False),
     "--strict": ("strict", False, False),
+    "-n": ("namespace", True, False), "--namespace": ("namespace", True, False),
 }
 
 
@@ -307,7 +318,8 @@ def parse_run_args(argv: list[str]) -> dict | None:
     if not argv or argv[0] != "run":
         return None
     opts: dict = {"config": None, "values": [], "set_": [], "set_file": [], "output": None,
-                  "log_file": None, "input_path": "-", "explain": False, "strict": False}
+                  "log_file": None, "input_path": "-", "explain": False, "strict": False,
+                  "namespace": None}
     args = argv[1:]
     i = 0
     while i < len(args):
@@ -345,7 +357,8 @@ def run(opts: dict) -> int:
     strict = opts["strict"] or strict_from_env()
     with _open_sink(opts["output"]) as sink:
         cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
-                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink, strict=strict)
+                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink, strict=strict,
+                                     namespace=opts.get("namespace"))
         code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink, strict)
         sink.commit()
     return code

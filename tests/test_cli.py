@@ -96,7 +96,8 @@ def test_explain_lists_each_change(cli, tmp_path):
     r = cli(["-c", str(write_config(tmp_path, RULES)), "--explain"], DEPLOY)
     assert r.code == 0
     assert r.err.strip() == ("postrender: explain: rules[0] (imagePullPolicy): Deployment/web:"
-                             " spec.template.spec.containers[0].imagePullPolicy: (unset) -> IfNotPresent")
+                             " spec.template.spec.containers[0].imagePullPolicy: (unset) -> IfNotPresent"
+                             " (found by podSpec)")
 
 
 def test_diff_prints_a_unified_diff_per_resource(cli, tmp_path):

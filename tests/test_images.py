@@ -25,6 +25,7 @@ from postrender.images.reference import (
     is_image_env_name,
     is_image_flag,
     normalize_mirror_prefix,
+    digest_moved,
     parse,
     rewrite_registry,
 )
@@ -51,6 +52,8 @@ VALID = [
     case("index.docker.io/busybox", "index.docker.io", "busybox", None, None, "docker.io/library/busybox", "busybox", id="legacy-index-domain"),
     case("index.docker.io/library/debian", "index.docker.io", "library/debian", None, None, "docker.io/library/debian", "debian", id="legacy-index-library"),
     case("index.docker.io/docker/docker", "index.docker.io", "docker/docker", None, None, "docker.io/docker/docker", "docker/docker", id="legacy-index-namespace"),
+    case("registry-1.docker.io/library/nginx:1.27", "registry-1.docker.io", "library/nginx", "1.27", None, "docker.io/library/nginx", "nginx", id="registry-api-host-is-hub"),
+    case("registry-1.docker.io/grafana/agent", "registry-1.docker.io", "grafana/agent", None, None, "docker.io/grafana/agent", "grafana/agent", id="registry-api-host-namespace"),
     case("fooo/bar", None, "fooo/bar", None, None, "docker.io/fooo/bar", "fooo/bar", id="hub-namespace"),
     case("other/library", None, "other/library", None, None, "docker.io/other/library", "other/library", id="library-as-last-component"),
     case("library/foo/bar", None, "library/foo/bar", None, None, "docker.io/library/foo/bar", "library/foo/bar", id="library-nested-stays"),
@@ -216,6 +219,7 @@ def test_format_like(original, new_name, tag, digest, expected):
 PREFIXES = [
     case("docker.io", "docker.io", id="hub-registry"),
     case("index.docker.io", "docker.io", id="legacy-registry"),
+    case("registry-1.docker.io", "docker.io", id="registry-api-host"),
     case("quay.io", "quay.io", id="registry"),
     case("quay.io/", "quay.io", id="registry-trailing-slash"),
     case("localhost", "localhost", id="localhost-registry"),
@@ -466,3 +470,32 @@ def test_is_image_env_name(name, pattern, expected):
 def test_embedded_image(value, expected):
     ref = embedded_image(value)
     assert (ref.name_as_written if ref else None) == expected
+
+
+# --- normalised references, digests that move (issue 13) -------------------------------------
+@pytest.mark.parametrize("ref,expected", [
+    ("haproxy", "docker.io/library/haproxy:latest"),
+    ("haproxy:2.8", "docker.io/library/haproxy:2.8"),
+    ("registry-1.docker.io/library/haproxy:2.8", "docker.io/library/haproxy:2.8"),
+    ("index.docker.io/bitnami/redis", "docker.io/bitnami/redis:latest"),
+    (f"quay.io/x/y@{SHA}", f"quay.io/x/y@{SHA}"),              # a digest alone: no implicit tag
+    (f"quay.io/x/y:1@{SHA}", f"quay.io/x/y:1@{SHA}"),
+    ("localhost:5000/app", "localhost:5000/app:latest"),
+])
+def test_normalized_reference(ref, expected):
+    assert parse(ref).normalized == expected
+
+
+@pytest.mark.parametrize("old,new,moved", [
+    (f"busybox@{SHA}", f"quay.io/prometheus/busybox@{SHA}", True),            # another repository
+    (f"busybox@{SHA}", f"mirror.local/library/busybox@{SHA}", False),          # same path, other registry
+    (f"busybox@{SHA}", f"mirror.local/dockerhub/library/busybox@{SHA}", False),  # under a prefix
+    (f"docker.io/bitnami/redis@{SHA}", f"mirror.local/bitnamicharts/redis@{SHA}", True),
+    (f"docker.io/bitnami/redis@{SHA}", f"mirror.local/hub/xbitnami/redis@{SHA}", True),  # whole components only
+    (f"busybox:1@{SHA}", f"quay.io/prometheus/busybox:1@{SHA}", True),
+    ("busybox:1", "quay.io/prometheus/busybox:1", False),                      # no digest, nothing to lose
+    (f"busybox@{SHA}", "quay.io/prometheus/busybox@" + "sha256:" + "e" * 64, False),  # a new digest was chosen
+    ("not valid", "x", False),
+])
+def test_digest_moved(old, new, moved):
+    assert digest_moved(old, new) is moved

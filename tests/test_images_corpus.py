@@ -125,5 +125,5 @@ def test_inventory_of_cert_manager_has_the_acme_solver_in_args(tmp_path, cli):
         "document": solver["locations"][0]["document"],
         "source": "cert-manager/templates/deployment.yaml",
         "kind": "Deployment", "namespace": "cert-manager", "name": "cert-manager",
-        "path": "spec.template.spec.containers[0].args[3]", "via": "arg",
+        "path": "spec.template.spec.containers[0].args[3]", "via": "arg", "discovery": "podSpec",
     }]

@@ -94,7 +94,9 @@ def test_images_rule_matches_kubectl_kustomize(path, rotate, tmp_path, need_tool
     kust = {identity(o): image_leaves(o) for o in objects(proc.stdout)}
 
     result = run(yaml.safe_dump([{"images": entries}]), original)
-    assert not result.warnings, result.warnings
+    # The only warnings: a newName that carries an old digest into another repository (issue 13;
+    # kustomize says nothing, the result is the same).
+    assert all("keeps the digest in another repository" in w for w in result.warnings), result.warnings
     ours = {identity(o): image_leaves(o) for o in objects(result.output)}
 
     assert set(kust) == set(before) == set(ours)

@@ -204,6 +204,11 @@ IMAGE_FIELD_KINDS = {
     ("caching.internal.knative.dev", "Image"): False,
 }
 PULL_SECRET_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
+# Operator CRs that take pull secrets at spec.imagePullSecrets (their CRDs in the corpus list it:
+# kube-prometheus, knative-serving-core), and those whose spec takes an imagePullPolicy.
+PULL_SECRET_KINDS = {("monitoring.coreos.com", k) for k in ("Prometheus", "Alertmanager", "ThanosRuler", "PrometheusAgent")} \
+    | {("caching.internal.knative.dev", "Image")}
+PULL_POLICY_KINDS = {("monitoring.coreos.com", k) for k in ("Prometheus", "Alertmanager", "ThanosRuler", "PrometheusAgent")}
 
 
 def _get(obj, path):
@@ -310,11 +315,16 @@ def expected_resource(resource: dict, facts: StreamFacts) -> None:
         spec = resource.get("spec")
         if isinstance(spec, dict) and isinstance(spec.get("image"), str):
             spec["image"] = expected_image(spec["image"])
+            if (group, kind) in PULL_POLICY_KINDS:
+                spec["imagePullPolicy"] = standard().pull_policy
         if IMAGE_FIELD_KINDS[(group, kind)] and isinstance(spec, dict):
             for list_name in ("containers", "initContainers"):
                 for container in spec.get(list_name) or []:
                     if isinstance(container.get("image"), str):
                         container["image"] = expected_image(container["image"])
+                        container["imagePullPolicy"] = standard().pull_policy
+    if (group, kind) in PULL_SECRET_KINDS:
+        _expected_pull_secrets(resource.setdefault("spec", {}), namespace, facts, add=True)
     if kind in standard().labelled_kinds:
         meta = resource.setdefault("metadata", {})
         meta["labels"] = {**(meta.get("labels") or {}), **standard().labels}
@@ -344,7 +354,8 @@ def expected_secret_namespaces(objects: list, facts: StreamFacts) -> list[str]:
     for obj in objects:
         for res in items_of(obj):
             ns = namespace_of(res)
-            if pod_specs(res) and ns not in spaces and (ns, standard().secret) not in facts.secrets:
+            holds = pod_specs(res) or (group_of(res), res.get("kind")) in PULL_SECRET_KINDS
+            if holds and ns not in spaces and (ns, standard().secret) not in facts.secrets:
                 spaces.append(ns)
     return spaces
 

@@ -1,5 +1,6 @@
-"""Over every corpus file: each pod spec ends with the name once, the check passes with the
-generated Secret and fails without it, remove leaves nothing dangling, idempotent (issue 4)."""
+"""Over every corpus file: each pod spec (and each operator CR's pull-secret field) ends with the
+name once, the check passes with the generated Secret and fails without it, remove leaves
+nothing dangling, idempotent (issues 4, 13)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ GENERATE = "- pullSecret: {name: regcred}\n"
 CREDS = {"POSTRENDER_VAR_registry": "registry.example.com", "POSTRENDER_VAR_username": "u",
          "POSTRENDER_VAR_password": "corpus-pw-123"}
 WORKLOADS = {"Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "Pod"}
+# The operator CRs of the corpus that take pull secrets themselves, restated from their CRDs
+# (kube-prometheus: Prometheus/Alertmanager spec.imagePullSecrets; knative-serving-core: the
+# caching Image's spec.imagePullSecrets), not from postrender's table.
+CR_FIELDS = {("monitoring.coreos.com", "Prometheus"), ("monitoring.coreos.com", "Alertmanager"),
+             ("caching.internal.knative.dev", "Image")}
+
+
+def cr_holder(res: dict):
+    group = res.get("apiVersion", "").split("/")[0] if "/" in res.get("apiVersion", "") else ""
+    if (group, res.get("kind")) in CR_FIELDS:
+        return res.setdefault("spec", {})
+    return None
 
 
 def run(rules: str, data: bytes, env=None):
@@ -27,12 +40,16 @@ def run(rules: str, data: bytes, env=None):
 
 
 def pod_specs(output: bytes):
-    """(kind, namespace, name, imagePullSecrets names) for every pod spec, from a fresh parse."""
+    """(kind, namespace, name, imagePullSecrets names) for every pod spec and operator CR that
+    holds pull secrets, from a fresh parse."""
     table = PodSpecTable()
     for doc in parse_stream(output).yaml_documents():
         for _, res in resources(doc.obj):
             meta = res.get("metadata") or {}
-            for _, spec in table.pod_specs(res):
+            holders = [spec for _, spec in table.pod_specs(res)]
+            if cr_holder(res) is not None:
+                holders.append(cr_holder(res))
+            for spec in holders:
                 names = [e.get("name") for e in spec.get("imagePullSecrets") or [] if isinstance(e, dict)]
                 yield res.get("kind"), meta.get("namespace") or "", meta.get("name"), names
 
@@ -46,7 +63,7 @@ def given_pod_specs(data: bytes) -> list:
 def non_pod_documents(data: bytes) -> list[str]:
     table = PodSpecTable()
     return [d.text for d in parse_stream(data).yaml_documents()
-            if not any(table.pod_specs(r) for _, r in resources(d.obj))]
+            if not any(table.pod_specs(r) or cr_holder(r) is not None for _, r in resources(d.obj))]
 
 
 @pytest.fixture(params=CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
@@ -100,6 +117,7 @@ def test_no_credentials_changes_nothing(corpus):
 def test_workload_kinds_are_covered():
     kinds = {kind for path in corpus_required() for kind, *_ in given_pod_specs(path.read_bytes())}
     assert WORKLOADS - {"Pod", "CronJob"} <= kinds  # the corpus has no bare Pod or CronJob; tests/data does
+    assert {kind for _, kind in CR_FIELDS} <= kinds
 
 
 def test_check_error_exits_1_with_no_output(tmp_path):

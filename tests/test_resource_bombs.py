@@ -32,7 +32,8 @@ CONTAINERS = "  template:\n    spec:\n      containers:\n      - name: c\n      
 
 def laughs(depth: int, kind: str = "Deployment") -> str:
     """The classic: each level is a list of 10 aliases of the level below (10**depth nodes)."""
-    lines = [f"apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: lol\nspec:", '  a0: &a0 "lol"']
+    api = "v1" if kind == "ConfigMap" else "apps/v1"  # image discovery skips a core ConfigMap unparsed
+    lines = [f"apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: lol\nspec:", '  a0: &a0 "lol"']
     for i in range(1, depth + 1):
         lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     return "\n".join(lines) + "\n" + CONTAINERS

@@ -18,6 +18,7 @@ INIT = ("Deployment", "web", "spec.template.spec.initContainers[0].image")
 POD = ("Pod", "in-list", "spec.containers[0].image")
 PROM = ("Prometheus", "k8s", "spec.containers[0].image")
 WF = ("Workflow", "wf", "spec.templates[0].container.image")
+WIDGET = ("Widget", "w", "spec.runner.image")  # no imageFields here: generic discovery (imageKey)
 
 CASES = [
     pytest.param("- images:\n  - {name: nginx, newTag: '1.28'}\n", {CRON: "nginx:1.28"},
@@ -26,13 +27,14 @@ CASES = [
                  {CRON: "nginx:1.28", WEB0: "docker.io/library/nginx:1.28", POD: "index.docker.io/library/nginx:1.28"},
                  id="normalize-matches-every-spelling"),
     pytest.param("- images:\n  - {name: busybox, newName: quay.io/prometheus/busybox}\n",
-                 {INIT: "quay.io/prometheus/busybox:1.36", PROM: "quay.io/prometheus/busybox", WF: "quay.io/prometheus/busybox:1.36"},
+                 {INIT: "quay.io/prometheus/busybox:1.36", PROM: "quay.io/prometheus/busybox", WF: "quay.io/prometheus/busybox:1.36",
+                  WIDGET: "quay.io/prometheus/busybox:1.36"},
                  id="newName-keeps-tag"),
     pytest.param(f"- images:\n  - {{name: quay.io/org/sidecar, digest: '{SHA}'}}\n",
                  {("Deployment", "web", "spec.template.spec.containers[0].args[0]"): f"--sidecar-image=quay.io/org/sidecar@{SHA}"},
                  id="digest-replaces-tag-inside-args"),
     pytest.param("- images:\n  - {name: 'busybox:1.36', tagSuffix: -fips}\n",
-                 {INIT: "busybox:1.36-fips", WF: "busybox:1.36-fips"},
+                 {INIT: "busybox:1.36-fips", WF: "busybox:1.36-fips", WIDGET: "busybox:1.36-fips"},
                  id="name-with-tag-and-suffix-once"),
     pytest.param(f"- images:\n  - {{name: quay.io/org/data, newTag: v2, digest: '{SHA}'}}\n",
                  {("Deployment", "web", "spec.template.spec.volumes[0].image.reference"): f"quay.io/org/data:v2@{SHA}"},
@@ -65,3 +67,19 @@ def test_config_errors(rules, message):
     with pytest.raises(ConfigError) as err:
         config(rules)
     assert message in str(err.value)
+
+
+DIGESTED = f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - {{name: c, image: 'busybox@{SHA}'}}\n"
+
+
+@pytest.mark.parametrize("rules,warned", [
+    ("- images:\n  - {name: busybox, newName: quay.io/prometheus/busybox}\n", True),   # the old digest, another repository
+    (f"- images:\n  - {{name: busybox, newName: quay.io/prometheus/busybox, digest: '{SHA}'}}\n", False),  # pinned there
+    ("- images:\n  - {name: busybox, newName: mirror.local/library/busybox}\n", False),  # the same path elsewhere
+    ("- registryRewrite: {mirrors: [{from: docker.io/library/busybox, to: quay.io/prometheus/busybox}]}\n", True),
+    ("- registryRewrite: {mirrors: [{from: docker.io, to: mirror.local/hub}]}\n", False),
+])
+def test_a_digest_moved_to_another_repository_warns(rules, warned):
+    result = run(rules, DIGESTED)
+    assert result.output != DIGESTED.encode()
+    assert [("keeps the digest in another repository" in w) for w in result.warnings] == ([True] if warned else [])

@@ -12,6 +12,8 @@ from tests.imagetest_util import changed_leaves, config, run
 DATA = (Path(__file__).parent / "data" / "images.yaml").read_bytes()
 SHA = "sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa"
 C = "spec.template.spec.containers"
+# The Widget has no imageFields here: generic discovery takes its `image` key (imageKey).
+WIDGET = ("Widget", "w", "spec.runner.image")
 
 
 def rule(*mirrors):
@@ -28,6 +30,7 @@ CASES = [
             ("Deployment", "web", "spec.template.spec.initContainers[0].image"): "quay.io/prometheus/busybox:1.36",
             ("Prometheus", "k8s", "spec.containers[0].image"): "quay.io/prometheus/busybox",
             ("Workflow", "wf", "spec.templates[0].container.image"): "quay.io/prometheus/busybox:1.36",
+            WIDGET: "quay.io/prometheus/busybox:1.36",
         },
         id="one-repository-every-spelling",
     ),
@@ -45,6 +48,7 @@ CASES = [
             ("Workflow", "wf", "spec.templates[0].container.image"): "mirror.local:5000/hub/library/busybox:1.36",
             ("Workflow", "wf", "spec.templates[1].script.image"): "mirror.local:5000/hub/library/python:3.12",
             ("Pod", "in-list", "spec.containers[0].image"): "mirror.local:5000/hub/library/nginx:1.27",
+            WIDGET: "mirror.local:5000/hub/library/busybox:1.36",
         },
         id="whole-docker-hub",
     ),
@@ -62,6 +66,7 @@ CASES = [
             ("Workflow", "wf", "spec.templates[0].container.image"): "quay.io/prometheus/busybox:1.36",
             ("Workflow", "wf", "spec.templates[1].script.image"): "mirror.local/hub/library/python:3.12",
             ("Pod", "in-list", "spec.containers[0].image"): "mirror.local/hub/library/nginx:1.27",
+            WIDGET: "quay.io/prometheus/busybox:1.36",
         },
         id="longest-prefix-wins-whatever-the-order",
     ),
@@ -107,6 +112,7 @@ CASES = [
             ("Prometheus", "k8s", "spec.containers[0].image"): "mirror.local/quay/prometheus/busybox",
             ("Prometheus", "k8s", "spec.image"): "mirror.local/quay/prometheus/prometheus:v3.12.0",
             ("Workflow", "wf", "spec.templates[0].container.image"): "mirror.local/quay/prometheus/busybox:1.36",
+            WIDGET: "mirror.local/quay/prometheus/busybox:1.36",
         },
         id="rewrites-chain",
     ),

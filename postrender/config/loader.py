@@ -66,6 +66,17 @@ PATH_ENTRY = {
                   doc="dotted path, [] walks list items: spec.jobTargetRef.template.spec"),
 }
 
+EXCLUDE_ENTRY = {
+    "kind": Field("str", doc="only in resources of this kind; omit for every kind"),
+    "group": Field("str", doc="API group; omit to match any group"),
+    "path": Field("str", required=True, doc="dotted path, [] walks list items: nothing at or under it is an image"),
+}
+IMAGE_DISCOVERY = {
+    "generic": Field("bool", default=True,
+                     doc="also take any containers[]/initContainers[] item and any valid image key of other kinds"),
+    "exclude": Field("list", items=EXCLUDE_ENTRY, default=None, doc="paths where no image is taken"),
+}
+
 TOP_FIELDS = {
     "apiVersion": Field("str", required=True, choices=(API_VERSION,)),
     "kind": Field("str", required=True, choices=(KIND,)),
@@ -73,6 +84,8 @@ TOP_FIELDS = {
     "vars": Field("map", default=None, doc="template variables (defaults)"),
     "podSpecPaths": Field("list", items=PATH_ENTRY, default=None, doc="extra kinds that embed pod specs"),
     "imageFields": Field("list", items=PATH_ENTRY, default=None, doc="extra fields that hold an image reference"),
+    "imageDiscovery": Field("map", fields=IMAGE_DISCOVERY, default=None,
+                            doc="where images are looked for beyond the tables (docs/images.md)"),
     "rules": Field("list", default=None, doc="applied in order, each to the output of the previous one"),
     # Read by kustomize, not by postrender: extra arguments for the exec plugin (kustomize's
     # execplugin appends them after the config file's path), e.g. argsOneLiner: --set-file k=path.
@@ -92,6 +105,7 @@ class BuildContext:
     pod_specs: PodSpecTable
     image_fields: list
     locate: object  # path tuple -> "file:line:col"
+    image_discovery: object = None  # images.discovery.DiscoveryOptions, when the config has imageDiscovery
     # Values a rule knows to be secret (e.g. the pullSecret rule's credentials), redacted like
     # the variables whose names look like credentials.
     sensitive: list = field(default_factory=list)
@@ -142,6 +156,7 @@ class Config:
     pod_specs: PodSpecTable
     image_fields: list = field(default_factory=list)
     sensitive: list = field(default_factory=list)
+    image_discovery: object = None
 
 
 # ---- variables ----------------------------------------------------------------------------
@@ -445,7 +460,8 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         return out
 
     ctx = BuildContext(variables, source, base_dir or Path("."), PodSpecTable(field_paths(top["podSpecPaths"], "podSpecPaths")),
-                       field_paths(top["imageFields"], "imageFields"), locate, literals=literals)
+                       field_paths(top["imageFields"], "imageFields"), locate, literals=literals,
+                       image_discovery=_image_discovery(top["imageDiscovery"], locate))
     rules = []
     for i, entry in enumerate(top["rules"] or []):
         path = ("rules", i)
@@ -498,7 +514,24 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         rule.target = _build_target(target, ctx, path + ("target",)) if target else None
         rule.expect = expect
         rules.append(rule)
-    return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive)
+    return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive,
+                  ctx.image_discovery)
+
+
+def _image_discovery(options, locate):
+    """The imageDiscovery block as images.discovery.DiscoveryOptions (imported only when present)."""
+    if options is None:
+        return None
+    from postrender.images.discovery import DiscoveryOptions, ExcludedPath
+
+    exclude = []
+    for i, e in enumerate(options["exclude"] or []):
+        try:
+            exclude.append(ExcludedPath.parse(e.get("group"), e.get("kind"), e["path"]))
+        except ValueError as exc:
+            where = ("imageDiscovery", "exclude", i, "path")
+            raise ConfigError(f"{locate(where)}: {path_text(where)}: {exc}") from None
+    return DiscoveryOptions(options["generic"], exclude)
 
 
 def _template_strings(value, path: tuple, variables: dict, skip=frozenset()) -> list:

@@ -24,7 +24,10 @@ function ``ParseNormalizedNamed`` uses, i.e. what ``docker pull``/containerd/kub
   (``host:port``, ``[::1]:5000``), or contains an uppercase letter (upstream: "uppercase
   namespaces are not allowed, so ... we assume it to be a domain-name");
 * no registry means ``docker.io``; ``index.docker.io`` *is* ``docker.io``; a one-component path on
-  Docker Hub gets ``library/``.
+  Docker Hub gets ``library/``.  postrender also reads ``registry-1.docker.io`` as ``docker.io``:
+  upstream's ``splitDockerDomain`` does not, but it is the host Docker Hub's registry API answers
+  on (containerd's default resolver sends every ``docker.io`` pull there), so an image written
+  with it pulls the same bytes, and a mirror rule or registry list for Docker Hub must match it.
 
 Digests are validated like ``opencontainers/go-digest`` ``Digest.Validate``: the grammar above,
 then ``sha256`` needs exactly 64, ``sha384`` 96 and ``sha512`` 128 *lowercase* hex digits; any
@@ -84,6 +87,7 @@ __all__ = [
     "ImageRef",
     "InvalidImageReference",
     "apply_kustomize_image",
+    "digest_moved",
     "embedded_image",
     "find_embedded_images",
     "familiar_name",
@@ -98,6 +102,8 @@ __all__ = [
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+# Every spelling of Docker Hub's registry (see the module docstring): one registry everywhere.
+DOCKER_HUB_ALIASES = frozenset({DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, "registry-1.docker.io"})
 OFFICIAL_REPO_PREFIX = "library/"
 NAME_TOTAL_LENGTH_MAX = 255
 
@@ -112,6 +118,12 @@ _DOMAIN_AND_PORT = rf"(?:{_DOMAIN_NAME}|{_IPV6})(?::[0-9]+)?"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST_ALGORITHM = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
 _DIGEST = rf"{_DIGEST_ALGORITHM}:[0-9a-fA-F]{{32,}}"
+
+# The pieces other modules build their own patterns from (images/suspects.py finds references
+# inside free text with them).
+PATH_COMPONENT_PATTERN = _PATH_COMPONENT
+DOMAIN_COMPONENT_PATTERN = _DOMAIN_COMPONENT
+TAG_PATTERN = _TAG
 
 # What normalize_mirror_prefix accepts, as one regex (JSON Schema `pattern`, ECMA 262 and Python
 # alike; postrender schema): a registry (a first component that looks like one: localhost, or
@@ -158,7 +170,7 @@ def _looks_like_domain(component: str) -> bool:
 
 
 def _normalize_domain(domain: str | None) -> str:
-    if domain is None or domain == LEGACY_DEFAULT_DOMAIN:
+    if domain is None or domain in DOCKER_HUB_ALIASES:
         return DEFAULT_DOMAIN
     return domain
 
@@ -188,7 +200,7 @@ class ImageRef:
 
     @property
     def registry(self) -> str:
-        """The normalised registry: ``docker.io`` when omitted or written ``index.docker.io``."""
+        """The normalised registry: ``docker.io`` when omitted or written as a Docker Hub alias."""
         return _normalize_domain(self.domain)
 
     @property
@@ -200,6 +212,13 @@ class ImageRef:
     def normalized_name(self) -> str:
         """Fully qualified name without tag/digest, e.g. ``docker.io/library/busybox``."""
         return f"{self.registry}/{self.normalized_path}"
+
+    @property
+    def normalized(self) -> str:
+        """The full reference a runtime pulls: normalised name, tag (``latest`` when neither a tag
+        nor a digest is written, as ``reference.TagNameOnly`` adds it) and digest."""
+        tag = self.tag if self.tag is not None or self.digest is not None else "latest"
+        return _join(self.normalized_name, tag, self.digest)
 
     @property
     def familiar_name(self) -> str:
@@ -352,7 +371,8 @@ def normalize_mirror_prefix(prefix: str) -> str:
 
     * a single component that looks like a registry and is a valid ``host[:port]``
       (``docker.io``, ``quay.io``, ``localhost``, ``localhost:5000``, ``[::1]:5000``) is a
-      *registry*: every image on it; ``index.docker.io`` means ``docker.io``.  Unlike image
+      *registry*: every image on it; ``index.docker.io`` and ``registry-1.docker.io`` mean
+      ``docker.io``.  Unlike image
       references (where ``registry:5000`` alone is the image ``registry`` tagged ``5000``), a
       mirror prefix is far more often a registry, so ``host:port`` wins here;
     * anything else is normalised exactly like an image name, so ``busybox``,
@@ -436,6 +456,26 @@ def rewrite_registry_chained(ref: str, mirrors: list[tuple[str, str]]) -> str | 
             break
         current = new
     return None if current == ref else current
+
+
+def digest_moved(old: str, new: str) -> bool:
+    """True when ``new`` carries ``old``'s digest to a different repository path.
+
+    A digest names content in one repository; a mirror that copies a repository keeps its path
+    (``docker.io/library/busybox`` -> ``mirror.local/library/busybox``) or puts it under a prefix
+    (``mirror.local/dockerhub/library/busybox``), and a copy keeps the digest, so neither counts.
+    Any other path (``docker.io/library/busybox`` -> ``quay.io/prometheus/busybox``) is another
+    repository, where that digest may not exist: the pull would fail only on the cluster.
+    False when either is not a valid reference or the digest is not the same.
+    """
+    try:
+        before, after = parse(old), parse(new)
+    except InvalidImageReference:
+        return False
+    if before.digest is None or after.digest != before.digest:
+        return False
+    path, moved_to = before.normalized_path, after.normalized_path
+    return not (moved_to == path or moved_to.endswith("/" + path))
 
 
 def mirror_cycle(mirrors: list[tuple[str, str]]) -> int | None:

@@ -9,10 +9,11 @@ will not pull from anywhere else (Docker Hub included).
           - quay.io/prometheus         # or a repository prefix
         action: error                  # error: exit 1, write no output | warn: report, go on
 
-An entry is normalised like a ``registryRewrite`` ``from`` (``docker.io`` = ``index.docker.io``;
-``busybox`` = ``docker.io/library/busybox``) and matches whole path components of the image's
-normalised name.  Every image location is checked (containers, image volumes, known custom
-resources, ``imageFields``, images inside ``args``/``env``).  An invalid reference cannot be
+An entry is normalised like a ``registryRewrite`` ``from`` (``docker.io`` = ``index.docker.io``
+= ``registry-1.docker.io``; ``busybox`` = ``docker.io/library/busybox``) and matches whole path
+components of the image's normalised name.  Every image location discovery finds is checked
+(containers, image volumes, known custom resources, ``imageFields``, generic ``containers`` and
+``image`` keys of other kinds, images inside ``args``/``env``).  An invalid reference cannot be
 shown to be allowed, so it is reported too.  Each report names the document (index and
 ``# Source:``), the resource, the field path and the image.
 """
@@ -20,7 +21,7 @@ shown to be allowed, so it is reported too.  Each report names the document (ind
 from __future__ import annotations
 
 from postrender.images.reference import MIRROR_PREFIX_PATTERN, InvalidImageReference, normalize_mirror_prefix, parse, under_prefix
-from postrender.images.discovery import ImageTable, image_locations
+from postrender.images.discovery import ImageRule, ImageTable, image_locations
 from postrender.config.schema import Field
 from postrender.rules.base import Rule, RunContext, resource_name
 
@@ -32,7 +33,7 @@ OPTIONS = {
 }
 
 
-class AllowedRegistries(Rule):
+class AllowedRegistries(ImageRule, Rule):
     name = NAME
     per_document = True
 
@@ -41,7 +42,6 @@ class AllowedRegistries(Rule):
         self.prefixes = prefixes
         self.action = action
         self.table = table
-        self.kinds = table.kinds
 
     def allowed(self, normalized_name: str) -> bool:
         return any(under_prefix(normalized_name, p) for p in self.prefixes)

@@ -16,13 +16,15 @@ class Change:
     path: str
     old: object
     new: object
+    found: str | None = None  # the image discovery rule that found the location (images.discovery)
 
     def line(self) -> str:
         if self.resource.startswith("Secret/") and _SECRET_DATA.search(self.path):
             # A Secret's data is never shown, whatever variable it came from (issue 7).
             hidden = ["(unset)" if v is None else "<redacted>" for v in (self.old, self.new)]
             return f"{self.rule}: {self.resource}: {self.path}: {hidden[0]} -> {hidden[1]}"
-        return f"{self.rule}: {self.resource}: {self.path}: {_show(self.old)} -> {_show(self.new)}"
+        found = f" (found by {self.found})" if self.found else ""
+        return f"{self.rule}: {self.resource}: {self.path}: {_show(self.old)} -> {_show(self.new)}{found}"
 
 
 _SECRET_DATA = re.compile(r"(^|\.)(data|stringData)(\.|\[|$)")
@@ -51,14 +53,18 @@ class RunContext:
     pod_specs: PodSpecTable
     image_fields: list = field(default_factory=list)
     explain: bool = False
+    #: the namespace resources without metadata.namespace are installed into (--namespace,
+    #: $HELM_NAMESPACE); "" when unknown.
+    namespace: str = ""
+    image_discovery: object = None  # the config's imageDiscovery options
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
-    def record(self, rule: "Rule", doc: Document, resource: dict, path: str, old, new) -> None:
+    def record(self, rule: "Rule", doc: Document, resource: dict, path: str, old, new, found: str | None = None) -> None:
         doc.changed()
         if self.explain:
-            self.changes.append(Change(rule.label(), resource_name(resource), path, old, new))
+            self.changes.append(Change(rule.label(), resource_name(resource), path, old, new, found))
 
     _warned: set = field(default_factory=set, repr=False)
 

@@ -26,15 +26,16 @@ neither is set) appends to the old tag.  Entries apply one after another in list
 Deviations from kustomize, on purpose: each entry is applied once (kustomize 5.7.1 applies
 ``tagSuffix`` twice to most containers: ``nginx:1.0-fips-fips``); every image location is
 rewritten (kustomize only touches ``containers``/``initContainers``, not ephemeral containers,
-image volumes, ``Prometheus.spec.image`` or images inside ``args``/``env``); invalid references
-are reported as warnings and left unchanged.
+image volumes, ``Prometheus.spec.image``, other ``image`` keys or images inside
+``args``/``env``); invalid references are reported as warnings and left unchanged; a
+``newName`` that carries the old digest into another repository path is warned about.
 """
 
 from __future__ import annotations
 
 from postrender.errors import ConfigError
 from postrender.images.reference import ImageEntry, apply_kustomize_image
-from postrender.images.discovery import ImageTable, check_reference, image_locations
+from postrender.images.discovery import ImageRule, ImageTable, check_reference, image_locations, warn_if_digest_moved
 from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
 from postrender.rules.base import Rule, RunContext
 
@@ -56,7 +57,7 @@ OPTIONS = Field("any", required=True, variants=(ENTRIES, Field("map", fields=MAP
                 doc="a kustomize images: list, or {entries: [...], normalize: true}")
 
 
-class Images(Rule):
+class Images(ImageRule, Rule):
     name = NAME
     per_document = True
 
@@ -64,23 +65,29 @@ class Images(Rule):
         self.entries = entries
         self.normalize = normalize
         self.table = table
-        self.kinds = table.kinds
 
-    def rewrite(self, value: str) -> str | None:
-        new = value
+    def rewrite(self, value: str) -> tuple[str | None, bool]:
+        """(the new value or None when unchanged, whether an entry that applied set a digest)."""
+        new, pinned = value, False
         for entry in self.entries:
-            new = apply_kustomize_image(new, entry, self.normalize) or new
-        return None if new == value else new
+            out = apply_kustomize_image(new, entry, self.normalize)
+            if out is not None:
+                new, pinned = out, pinned or bool(entry.digest)
+        return (None if new == value else new), pinned
 
     def apply(self, documents, ctx: RunContext):
         for doc, resource, loc in image_locations(self, documents, self.table):
             old = loc.value
             if not check_reference(old, doc, resource, loc.path, ctx):
                 continue
-            new = self.rewrite(old)
+            new, pinned = self.rewrite(old)
             if new is not None:
                 loc.set(new)
-                ctx.record(self, doc, resource, loc.path, old, new)
+                ctx.record(self, doc, resource, loc.path, old, new, loc.found)
+                # Only a digest carried over from the old reference: one an entry sets is the
+                # user's statement that it exists in the new repository.
+                if not pinned:
+                    warn_if_digest_moved(old, new, doc, resource, loc, self, ctx)
         return documents
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from postrender.config.schema import Field, path_text
 from postrender.errors import ConfigError
-from postrender.images.discovery import ImageTable, check_reference, image_locations
+from postrender.images.discovery import ImageRule, ImageTable, check_reference, image_locations
 from postrender.images.reference import parse
 from postrender.rules.base import Rule, RunContext, resource_name
 
@@ -43,7 +43,7 @@ OPTIONS = {
 }
 
 
-class PinDigests(Rule):
+class PinDigests(ImageRule, Rule):
     name = NAME
     per_document = True
 
@@ -52,7 +52,6 @@ class PinDigests(Rule):
         self.shown = shown
         self.on_missing = on_missing
         self.table = table
-        self.kinds = table.kinds
         self.lock_where = where
         self._lock = None
 
@@ -84,7 +83,7 @@ class PinDigests(Rule):
                 continue
             new = f"{old}@{digest}"
             loc.set(new)
-            ctx.record(self, doc, resource, loc.path, old, new)
+            ctx.record(self, doc, resource, loc.path, old, new, loc.found)
         return documents
 
 

@@ -1,10 +1,14 @@
 """pullSecret: generate the image pull Secret, only when credentials are configured.
 
 Creates a ``kubernetes.io/dockerconfigjson`` Secret named ``name`` in every namespace that
-needs it: each distinct ``metadata.namespace`` of the pod specs and ServiceAccounts whose
-``imagePullSecrets`` name it, and once without a namespace when such resources have none
-(Helm then installs it into the release namespace).  A namespace whose Secret of that name is
-already in the stream gets none.  Put this rule after ``imagePullSecrets``.
+needs it: each distinct namespace of the pod specs, ServiceAccounts and operator custom
+resources (``Prometheus.spec.imagePullSecrets``...) whose pull-secret lists name it.  A resource
+without ``metadata.namespace`` is in the release namespace: with ``--namespace NS`` (or
+``$HELM_NAMESPACE``) that is NS, so ``namespace: NS`` written out and left out give one Secret,
+``namespace: NS``; without it, such resources get one Secret without a namespace (Helm then
+installs it into the release namespace).  A namespace whose Secret of that name is already in
+the stream gets none; cluster-scoped kinds (ClusterWorkflowTemplate) need none.  Put this rule
+after ``imagePullSecrets``.
 
     - pullSecret:
         name: "{{ pullSecret }}"
@@ -87,8 +91,9 @@ class PullSecret(Rule):
     def namespaces(self, documents, ctx: RunContext) -> list[str]:
         """Namespaces ('' = none) of resources that reference the Secret, in stream order."""
         seen: list[str] = []
-        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected if self.target else None):
-            if ref.name == self.secret_name and ref.namespace not in seen:
+        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected if self.target else None,
+                                          ctx.namespace):
+            if ref.name == self.secret_name and ref.namespace is not None and ref.namespace not in seen:
                 seen.append(ref.namespace)
         return seen
 
@@ -112,7 +117,7 @@ class PullSecret(Rule):
         return [(("template",), self.source, self.context, frozenset({"secret"}), f"template {self.template_name}")]
 
     def observe(self, documents, ctx: RunContext, state: dict) -> None:
-        state.setdefault("existing", {}).update(pullsecrets.secrets(documents))
+        state.setdefault("existing", {}).update(pullsecrets.secrets(documents, ctx.namespace))
         namespaces = state.setdefault("namespaces", {})  # insertion-ordered set
         for namespace in self.namespaces(documents, ctx):
             namespaces.setdefault(namespace, None)

@@ -1,10 +1,14 @@
 """pullSecretReferences: catch image pull Secret names that no Secret answers.
 
 A dangling ``imagePullSecrets`` name makes the kubelet log "Unable to retrieve pull secret,
-the image pull may not succeed" for every pull.  Every name in pod specs and ServiceAccounts
+the image pull may not succeed" for every pull.  Every name in pod specs, ServiceAccounts and
+the pull-secret fields of operator custom resources (``Prometheus.spec.imagePullSecrets``...)
 must resolve to a Secret of type ``kubernetes.io/dockerconfigjson`` or
-``kubernetes.io/dockercfg`` in the stream, in the same namespace (resources without a
-namespace resolve against Secrets without one), or be listed in ``external``.
+``kubernetes.io/dockercfg`` in the stream, in the same namespace, or be listed in ``external``.
+Resources and Secrets without a namespace are in the release namespace: with ``--namespace
+NS`` (or ``$HELM_NAMESPACE``) that is NS, otherwise they resolve against each other.  Names in
+cluster-scoped kinds (ClusterWorkflowTemplate) resolve wherever they are used and are not
+checked.
 
     - pullSecretReferences:
         action: warn                 # warn | error | remove
@@ -39,7 +43,7 @@ class PullSecretReferences(Rule):
     def __init__(self, action: str, external: list[str], pod_specs):
         self.action = action
         self.external = set(external)
-        self.kinds = pod_specs.kinds | {"ServiceAccount"}
+        self.kinds = pullsecrets.holder_kinds(pod_specs)
 
     def is_external(self, namespace: str, name: str) -> bool:
         return name in self.external or f"{namespace}/{name}" in self.external
@@ -69,10 +73,11 @@ class PullSecretReferences(Rule):
 
     def observe(self, documents, ctx: RunContext, state: dict) -> None:
         # Only what the report needs (names and a location string), never the documents.
-        state.setdefault("secrets", {}).update(pullsecrets.secrets(documents))
+        state.setdefault("secrets", {}).update(pullsecrets.secrets(documents, ctx.namespace))
         refs = state.setdefault("refs", [])
-        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected):
-            refs.append((ref.namespace, ref.name, _where(ref)))
+        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected, ctx.namespace):
+            if ref.namespace is not None:
+                refs.append((ref.namespace, ref.name, _where(ref)))
 
     def finish(self, ctx: RunContext, state: dict, index: int, nl: str):
         secrets = state.get("secrets", {})
@@ -85,9 +90,11 @@ class PullSecretReferences(Rule):
     def apply(self, documents, ctx: RunContext):
         if self.observes:
             return super().apply(documents, ctx)
-        secrets = pullsecrets.secrets(documents)
+        secrets = pullsecrets.secrets(documents, ctx.namespace)
         dangling = []
-        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected):
+        for ref in pullsecrets.references(documents, ctx.pod_specs, self.selected, ctx.namespace):
+            if ref.namespace is None:
+                continue
             why = self.dangling(secrets, ref.namespace, ref.name)
             if why is not None:
                 self.report(_where(ref), why, ctx)
@@ -101,16 +108,16 @@ class PullSecretReferences(Rule):
             by_holder.setdefault(id(ref.holder), []).append(ref)
         for refs in by_holder.values():
             first = refs[0]
-            holder = first.holder
-            old = holder["imagePullSecrets"]
+            holder, key, shape = first.holder.mapping, first.holder.key, first.holder.shape
+            old = holder[key]
             drop = {r.index for r in refs}
             kept = [e for i, e in enumerate(old) if i not in drop]
-            before = [e.get("name") if isinstance(e, dict) else e for e in old]
+            before = [pullsecrets.entry_name(e, shape) or e for e in old]
             if kept:
-                holder["imagePullSecrets"] = kept
-                after = [e.get("name") if isinstance(e, dict) else e for e in kept]
+                holder[key] = kept
+                after = [pullsecrets.entry_name(e, shape) or e for e in kept]
             else:
-                del holder["imagePullSecrets"]
+                del holder[key]
                 after = None
             ctx.record(self, first.doc, first.resource, first.path, before, after)
 

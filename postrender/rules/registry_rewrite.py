@@ -19,11 +19,15 @@ that is a single host (``docker.io``, ``localhost:5000``) means the whole regist
 Docker Hub namespace end it with ``/`` (``docker.io/bitnami/``).  The result keeps the shortest
 form the original used (``busybox`` moved to another Docker Hub name stays short).
 
-Rewrites every image location: container, init and ephemeral container images, image volumes,
-known custom resource fields (``Prometheus.spec.image``, Tekton steps, Argo templates, ...),
-``imageFields`` from the config, and images inside container ``args``/``command``
+Rewrites every image location discovery finds (docs/images.md, ``images/discovery.py``):
+container, init and ephemeral container images, image volumes, known custom resource fields
+(``Prometheus.spec.image``, Tekton steps, Argo templates, ...), ``imageFields`` from the config,
+any ``containers``/``initContainers`` item and valid ``image`` key of other kinds (CRDs,
+ConfigMaps and Secrets excepted), and images inside container ``args``/``command``
 (``--prometheus-config-reloader=REF``, ``--manager-image REF``) and ``*_IMAGE`` env values.
-Invalid references are reported as warnings and left unchanged.
+Invalid references are reported as warnings and left unchanged.  A rewrite that carries a
+digest into another repository path (not a mirror of the same path) is made and warned about:
+the digest may not exist there.
 
 Rewrites chain: a moved image is matched again, so with the mirrors above busybox ends at
 ``<mirror>/quay/prometheus/busybox`` and running the rule on its own output changes nothing.
@@ -33,7 +37,7 @@ Mirrors that would rewrite forever (``docker.io -> docker.io/myorg``) are refuse
 from __future__ import annotations
 
 from postrender.images.reference import MIRROR_PREFIX_PATTERN, InvalidImageReference, mirror_cycle, normalize_mirror_prefix, rewrite_registry_chained
-from postrender.images.discovery import ImageTable, check_reference, image_locations
+from postrender.images.discovery import ImageRule, ImageTable, check_reference, image_locations, warn_if_digest_moved
 from postrender.config.schema import Field
 from postrender.rules.base import Rule, RunContext
 
@@ -47,14 +51,13 @@ OPTIONS = {
 }
 
 
-class RegistryRewrite(Rule):
+class RegistryRewrite(ImageRule, Rule):
     name = NAME
     per_document = True
 
     def __init__(self, mirrors: list[tuple[str, str]], table: ImageTable):
         self.mirrors = mirrors
         self.table = table
-        self.kinds = table.kinds
 
     def apply(self, documents, ctx: RunContext):
         for doc, resource, loc in image_locations(self, documents, self.table):
@@ -64,7 +67,8 @@ class RegistryRewrite(Rule):
             new = rewrite_registry_chained(old, self.mirrors)
             if new is not None:
                 loc.set(new)
-                ctx.record(self, doc, resource, loc.path, old, new)
+                ctx.record(self, doc, resource, loc.path, old, new, loc.found)
+                warn_if_digest_moved(old, new, doc, resource, loc, self, ctx)
         return documents
 
 

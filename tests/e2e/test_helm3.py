@@ -115,3 +115,25 @@ def test_chart_made_by_helm_create(helm3, tool_env, tmp_path):
     # Only the policy line changed: the rest of the text is Helm's, untouched.
     changed = [(a, b) for a, b in zip(before.stdout.splitlines(), after.stdout.splitlines()) if a != b]
     assert changed == [("          imagePullPolicy: IfNotPresent", "          imagePullPolicy: Always")]
+
+
+def test_release_namespace_must_be_given_to_the_post_renderer(helm3, tool_env, tmp_path):
+    """Helm 3.17.3 does not tell a post-renderer its `-n` either (issue 13): two pull Secrets
+    unless postrender gets `-n` through --post-renderer-args or $HELM_NAMESPACE selects it."""
+    from e2e_helpers import REPO
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+                   "  - imagePullSecrets: {names: [regcred]}\n  - pullSecret: {name: regcred}\n")
+    env = dict(tool_env, POSTRENDER_VAR_registry="mirror.example.com", POSTRENDER_VAR_username="u",
+               POSTRENDER_VAR_password="helm3-pw-123")
+    base = [helm3, "template", "r1", REPO / "tests" / "charts" / "operators", "--post-renderer", "postrender",
+            "--post-renderer-args=-c", f"--post-renderer-args={cfg}"]
+
+    def secrets(extra, environment):
+        proc = run([*base, *extra], environment, check=True)
+        return sorted((o["metadata"].get("namespace") or "") for o in documents(proc.stdout) if o["kind"] == "Secret")
+
+    assert secrets(["-n", "prtest"], env) == ["", "prtest"]
+    assert secrets(["-n", "prtest", "--post-renderer-args=--namespace=prtest"], env) == ["prtest"]
+    assert secrets([], dict(env, HELM_NAMESPACE="prtest")) == ["prtest"]

@@ -185,3 +185,31 @@ def test_rules_deleting_every_resource_fail_with_a_reason_in_the_log(helm4, tool
     assert "produced empty output" not in proc.stderr
     log = installed.log_file.read_text()
     assert "removed all" in log and "refusing to write an empty stream" in log
+
+
+def test_release_namespace_must_be_given_to_the_plugin(helm4, tool_env, installed, tmp_path):
+    """Helm 4.1.4 runs a post-renderer plugin with its own environment only: `-n prtest` does not
+    reach it (no $HELM_NAMESPACE, unlike cli/v1 plugins), so templates that say prtest and
+    templates that say nothing get two Secrets, which a real install rejects as one object
+    twice.  Passing the namespace (`--post-renderer-args=-n`) or selecting it with
+    $HELM_NAMESPACE (which Helm itself and postrender both read) gives one (issue 13)."""
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+                   "  - imagePullSecrets: {names: [regcred]}\n  - pullSecret: {name: regcred}\n"
+                   "  - pullSecretReferences: {action: error}\n")
+    env = dict(tool_env, POSTRENDER_VAR_registry="mirror.example.com", POSTRENDER_VAR_username="u",
+               POSTRENDER_VAR_password="helm4-pw-123")
+    chart = REPO / "tests" / "charts" / "operators"
+    base = ["--post-renderer", "postrender", "--post-renderer-args=-c", f"--post-renderer-args={cfg}"]
+
+    def secrets(extra, environment):
+        proc = run([helm4, "template", "r1", chart, *extra, *base], environment)
+        assert proc.returncode == 0, proc.stderr
+        objs = documents(proc.stdout)
+        prometheus = next(o for o in objs if o["kind"] == "Prometheus")
+        assert prometheus["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+        return sorted((o["metadata"].get("namespace") or "") for o in objs if o["kind"] == "Secret")
+
+    assert secrets(["-n", "prtest"], env) == ["", "prtest"]
+    assert secrets(["-n", "prtest", "--post-renderer-args=-n", "--post-renderer-args=prtest"], env) == ["prtest"]
+    assert secrets([], dict(env, HELM_NAMESPACE="prtest")) == ["prtest"]

@@ -1,0 +1,4 @@
+{{- define "operators.labels" -}}
+app.kubernetes.io/name: operators
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
