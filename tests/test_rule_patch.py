@@ -204,9 +204,9 @@ rules:
           name: renamed
     target: {kind: Service}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 3: Service/backend: the patch changes metadata.name"
-                  " from 'backend' to 'renamed'; set allowNameChange: true if that is intended"),
-        id="name-change-refused",
+        # kustomize: with a target, the resource keeps its name (the patch's is ignored)
+        STREAM,
+        id="name-ignored-with-target",
     ),
     pytest.param(
         """\
@@ -229,9 +229,9 @@ rules:
         - {op: replace, path: /kind, value: StatefulSet}
     target: {kind: Deployment, name: frontend}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 2 (app/templates/frontend.yaml): Deployment/frontend:"
-                  " the patch changes kind from 'Deployment' to 'StatefulSet'; set allowKindChange: true if that is intended"),
-        id="kind-change-refused",
+        # kustomize applies a JSON patch as it is: kind changes without allowKindChange
+        replaced(STREAM, ("kind: Deployment\nmetadata:\n  name: frontend", "kind: StatefulSet\nmetadata:\n  name: frontend")),
+        id="json6902-changes-kind",
     ),
     pytest.param(
         """\
@@ -275,7 +275,7 @@ rules:
       merge: {spec: {replicas: 2}}
 """, {},
         ConfigError("test.yaml:4:5: rules[0].patch: needs exactly one of strategicMerge, json6902, merge,"
-                    " found strategicMerge, merge"),
+                    " path, found strategicMerge, merge"),
         id="two-patch-kinds",
     ),
     pytest.param(
@@ -400,7 +400,7 @@ spec:
     "strategicMerge: {metadata: {labels: {$patch: replace, team: platform}}}",
 ], ids=["merge", "json6902", "strategic-replace"])
 def test_replacing_every_key_of_a_mapping_changes_only_its_lines(patch):
-    out = run(f"rules:\n  - patch:\n      {patch}\n", data=WHOLE_MAP_INPUT)
+    out = run(f"rules:\n  - patch:\n      {patch}\n    target: {{kind: Service}}\n", data=WHOLE_MAP_INPUT)
     old_lines, new_lines = WHOLE_MAP_INPUT.splitlines(), out.splitlines()
     assert new_lines[:5] == old_lines[:5]
     assert new_lines[5].startswith("    team: platform")

@@ -422,6 +422,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         rule.where = locate(path)
         rule.target = _build_target(target, ctx, path + ("target",)) if target else None
         rule.expect = expect
+        rule.configured(ctx, path + (name,))
         rules.append(rule)
     return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive)
 

@@ -23,20 +23,29 @@ Behaviour follows kustomize 5.7 value by value (``images.apply_kustomize_image``
 digest; ``digest`` drops the old tag; both set give ``name:tag@digest``; ``tagSuffix`` (only when
 neither is set) appends to the old tag.  Entries apply one after another in list order.
 
+A value kustomize accepts although it is not a valid reference (a short or non-hex digest
+``nginx@sha256:xyz``, a template tag ``my-image:{GENERATED_TAG}``) is rewritten as kustomize 5.7
+rewrites it when an entry's ``name`` matches it, with a warning; other invalid references are
+reported and left unchanged.  Like kustomize (whose default image field specs say
+``create: true``), the rule turns a null ``containers:``, ``initContainers:`` or ``volumes:``
+under ``spec`` or ``spec.template.spec`` into an empty list.
+
 Deviations from kustomize, on purpose: each entry is applied once (kustomize 5.7.1 applies
 ``tagSuffix`` twice to most containers: ``nginx:1.0-fips-fips``); every image location is
 rewritten (kustomize only touches ``containers``/``initContainers``, not ephemeral containers,
-image volumes, ``Prometheus.spec.image`` or images inside ``args``/``env``); invalid references
-are reported as warnings and left unchanged.
+image volumes, ``Prometheus.spec.image`` or images inside ``args``/``env``).
 """
 
 from __future__ import annotations
 
+import re
+
 from postrender.errors import ConfigError
-from postrender.images.reference import ImageEntry, apply_kustomize_image
+from postrender.images.reference import ImageEntry, InvalidImageReference, apply_kustomize_image, parse
 from postrender.images.discovery import ImageTable, check_reference, image_locations
 from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
-from postrender.rules.base import Rule, RunContext
+from postrender.kinds import stream_resources
+from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "images"
 ENTRY = {
@@ -72,15 +81,62 @@ class Images(Rule):
         return None if new == value else new
 
     def apply(self, documents, ctx: RunContext):
+        _empty_null_lists(self, documents, ctx)
         for doc, resource, loc in image_locations(self, documents, self.table):
             old = loc.value
-            if not check_reference(old, doc, resource, loc.path, ctx):
-                continue
-            new = self.rewrite(old)
+            if not _valid(old):
+                new = self.rewrite(old) if isinstance(old, str) and not self.normalize else None
+                if new is None:
+                    check_reference(old, doc, resource, loc.path, ctx)  # warns: left unchanged
+                    continue
+                ctx.warn(f"{doc.where()}: {resource_name(resource)}: {loc.path}: {old!r} is not a valid image"
+                         f" reference; rewritten to {new!r} as kustomize 5.7 does")
+            else:
+                new = self.rewrite(old)
             if new is not None:
                 loc.set(new)
                 ctx.record(self, doc, resource, loc.path, old, new)
         return documents
+
+
+def _valid(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse(value)
+        return True
+    except InvalidImageReference:
+        return False
+
+
+# kustomize's default image field specs (api/internal/konfig/builtinpluginconsts/images.go)
+# walk these lists with ``create: true``: a null list there becomes ``[]`` whatever the entries.
+_NULL_LIST_PARENTS = (("spec",), ("spec", "template", "spec"))
+_NULL_LISTS = ("containers", "initContainers", "volumes")
+_MAYBE_NULL_LIST = re.compile(r"^[ \t]+(?:containers|initContainers|volumes):[ \t]*(?:(?:null|Null|NULL|~)[ \t]*)?(?:#.*)?\r?$",
+                              re.MULTILINE)
+
+
+def _empty_null_lists(rule, documents, ctx: RunContext) -> None:
+    """A null ``containers:`` (or ``initContainers:``/``volumes:``) under ``spec`` or
+    ``spec.template.spec`` becomes ``[]``, as kustomize's ImageTagTransformer leaves it.
+
+    Only documents whose text has such a line are parsed.  CRDs are left alone, as kustomize does.
+    """
+    candidates = [d for d in documents if not d.void and not d.removed and _MAYBE_NULL_LIST.search(d.text)]
+    for doc, _where, resource in stream_resources(candidates):
+        if resource.get("kind") == "CustomResourceDefinition" or not rule.selected(resource):
+            continue
+        for parent_path in _NULL_LIST_PARENTS:
+            parent = resource
+            for step in parent_path:
+                parent = parent.get(step) if isinstance(parent, dict) else None
+            if not isinstance(parent, dict):
+                continue
+            for key in _NULL_LISTS:
+                if key in parent and parent[key] is None:
+                    parent[key] = []
+                    ctx.record(rule, doc, resource, ".".join(parent_path + (key,)), None, [])
 
 
 def _typed(value, path):

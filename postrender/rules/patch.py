@@ -1,4 +1,4 @@
-"""patch: change selected resources with a strategic-merge, JSON6902 or JSON merge patch.
+"""patch: change resources with a strategic-merge, JSON6902 or JSON merge patch, as kustomize does.
 
 For manifests you deploy as they are, except for one thing: add a pull secret to one
 Deployment, raise a replica count, drop a resource.  Semantics are kustomize's ``patches:``
@@ -6,7 +6,7 @@ Deployment, raise a replica count, drop a resource.  Semantics are kustomize's `
 their merge key, other lists are replaced, ``$patch: delete|replace``, ``null`` deletes a key).
 
     - patch:
-        strategicMerge: |          # or json6902: [...], or merge: {...} (RFC 7386); exactly one
+        strategicMerge: |          # or json6902: [...], merge: {...} (RFC 7386), path: FILE
           {% if pullSecret is defined %}
           spec:
             template:
@@ -14,12 +14,35 @@ their merge key, other lists are replaced, ``$patch: delete|replace``, ``null`` 
                 imagePullSecrets:
                   - name: {{ pullSecret }}
           {% endif %}
-        allowNameChange: false     # a patch that changes metadata.name is an error unless true
+        allowNameChange: false     # let the patch's metadata.name rename the resource
         allowKindChange: false     # the same for kind
       target: {kind: Deployment, name: backend}   # anchored regexes, as kustomize
       expect: 1                    # optional: exact count, or ">=1"; a mismatch exits 1
 
-The patch is a Jinja template, rendered once per selected resource with the variables plus
+Which resources a patch changes, as kustomize's ``patches:`` decides it:
+
+- with ``target:``, every selected resource.  A strategic-merge patch then keeps each
+  resource's apiVersion, kind, name and namespace whatever the patch writes there (kustomize
+  copies kustomize patches with ``metadata.name: ignored`` around), except that
+  ``allowNameChange``/``allowKindChange`` let the patch's name/kind replace them;
+- without ``target:``, each document of a strategic-merge patch (a text may hold several,
+  separated by ``---``, as a ``patchesStrategicMerge`` file does) applies to the one resource
+  its own apiVersion, kind, ``metadata.name`` and ``metadata.namespace`` identify (an absent
+  namespace is ``default``), or that had that identity before an earlier patch renamed it; none
+  or several is an error.  A document without ``metadata.name`` applies to every resource (of
+  its apiVersion and kind, if it names them): postrender's form, which kustomize has not;
+- a ``json6902`` patch needs a ``target:`` (kustomize refuses one without).  It may change kind
+  and name freely, as in kustomize;
+- a ``merge`` (RFC 7386) patch applies to the target, or every resource; changing kind or name
+  needs the ``allow...`` option.
+
+``path:`` reads the patch from a file relative to the config's directory (or a directory in
+``$POSTRENDER_TEMPLATE_DIRS``), like kustomize's ``patches: [{path}]``: a file holding a list
+is a JSON6902 patch, anything else a strategic-merge patch.  Files are patches as kustomize
+reads them, not templates.  An empty file (or only comments) changes nothing; an inline patch
+that is blank is an error.
+
+An inline patch is a Jinja template, rendered once per resource with the variables plus
 ``resource``, a read-only copy of the resource as it is at that point, so a patch can depend
 on it (``{% if not resource.spec.template.spec.imagePullSecrets %}``).  A field the resource
 lacks is undefined without being an error (it is false, ``is defined`` is false, it prints as
@@ -47,30 +70,29 @@ from postrender.patching.merge_patch import apply_merge_patch
 from postrender.patching.strategic import PatchError, strategic_merge
 from postrender.config.schema import Field
 from postrender.rules.base import Rule, RunContext, resource_name
+from postrender.selector import ResourceIdentity, split_api_version
 
 NAME = "patch"
-KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge")
+KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge", "path")
 OPTIONS = {
-    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML, or a mapping"),
+    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML (documents separated by ---), or a mapping"),
     "json6902": Field("any", doc="JSON6902 operations: a list, or a Jinja template rendering to a YAML list"),
     "merge": Field("any", doc="RFC 7386 JSON merge patch: a mapping, or a Jinja template rendering to YAML"),
-    "allowKindChange": Field("bool", default=False, doc="allow the patch to change kind"),
-    "allowNameChange": Field("bool", default=False, doc="allow the patch to change metadata.name"),
+    "path": Field("str", doc="a patch file next to the config: a list is JSON6902, anything else strategic merge"),
+    "allowKindChange": Field("bool", default=False, doc="let the patch change kind"),
+    "allowNameChange": Field("bool", default=False, doc="let the patch change metadata.name"),
 }
 # Rendered per resource (with `resource`), not at load time.
-RAW_KEYS = frozenset(KINDS_OF_PATCH)
+RAW_KEYS = frozenset(KINDS_OF_PATCH) - {"path"}
 
 
 class _Skip(Exception):
     """The rendered patch is empty: nothing to do for this resource."""
 
 
-def _parse_yaml(text: str):
-    """Rendered patch text -> data, with the same YAML reader as the manifests."""
-    roots = locate.parse(text)
-    if len(roots) > 1:
-        raise ValueError("the rendered patch holds more than one YAML document")
-    return locate.to_object(roots[0]) if roots and roots[0] is not None else None
+def _parse_documents(text: str) -> list:
+    """Patch text -> the data of each YAML document (empty ones dropped), read as the manifests."""
+    return [locate.to_object(root) for root in locate.parse(text) if root is not None]
 
 
 def _render_data(value, variables: dict):
@@ -129,9 +151,50 @@ def _differences(old, new, path: str = ""):
 _LITERAL_KINDS = re.compile(r"[A-Za-z][A-Za-z0-9]*(\|[A-Za-z][A-Za-z0-9]*)*")
 
 
+def _meta(obj: dict) -> dict:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _name(resource: dict):
-    meta = resource.get("metadata")
-    return meta.get("name") if isinstance(meta, dict) else None
+    return _meta(resource).get("name")
+
+
+def _str_or_empty(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class PatchIdentity:
+    """What a target-less strategic-merge document names: kustomize's ``patch.OrgId()``."""
+
+    def __init__(self, doc: dict):
+        meta = _meta(doc)
+        self.api_version = _str_or_empty(doc.get("apiVersion"))
+        self.kind = _str_or_empty(doc.get("kind"))
+        self.name = meta.get("name")
+        namespace = meta.get("namespace")
+        self.resource = ResourceIdentity(self.api_version, self.kind, _str_or_empty(self.name),
+                                         namespace if isinstance(namespace, str) and namespace else None)
+
+    @property
+    def named(self) -> bool:
+        return isinstance(self.name, str) and bool(self.name)
+
+    def label(self) -> str:
+        ns = self.resource.namespace
+        return f"{self.kind or '?'}/{ns + '/' if ns else ''}{self.name} ({self.api_version or 'no apiVersion'})"
+
+    def same(self, other: ResourceIdentity) -> bool:
+        """kustomize's ResId.Equals: group, version, kind and name equal, same effective namespace."""
+        mine = self.resource
+        return (split_api_version(mine.api_version) == split_api_version(other.api_version)
+                and mine.kind == other.kind and mine.name == other.name
+                and mine.effective_namespace == other.effective_namespace)
+
+    def selects(self, resource: dict) -> bool:
+        """For a document without a name: its apiVersion and kind, where it gives them."""
+        return ((not self.api_version or resource.get("apiVersion") == self.api_version)
+                and (not self.kind or resource.get("kind") == self.kind))
 
 
 class Patch(Rule):
@@ -139,14 +202,41 @@ class Patch(Rule):
     per_document = True
     kinds = None  # any kind
 
-    def __init__(self, how: str, body, allow_kind_change: bool, allow_name_change: bool):
-        self.how = how
-        self.body = body
+    def __init__(self, how: str, body, allow_kind_change: bool, allow_name_change: bool, source: str | None = None):
+        self.how = how                  # strategicMerge | json6902 | merge
+        self.body = body                # a template string, or parsed data (list of documents for SMP)
         self.allow_kind_change = allow_kind_change
         self.allow_name_change = allow_name_change
+        self.source = source            # the patch file, for messages
+
+    # ---- configuration ----------------------------------------------------------------------
+    def configured(self, ctx, path) -> None:
+        """Checks that need the target (the loader sets it after build)."""
+        if self.how == "json6902" and self.target is None:
+            raise ctx.error(path, "a json6902 patch needs a target: (kustomize: must specify a target for JSON patch)")
+        if self.body is None and self.target is None:
+            raise ctx.error(path, f"{self.source or 'the patch'} holds no patch (only comments) and the rule has no target")
+        if self.how != "strategicMerge" or self.body is None:
+            return
+        if isinstance(self.body, str):
+            if self.target is None:
+                self.per_document = False  # see below: the documents it renders may name resources
+            return
+        if self.target is not None and len(self.body) > 1:
+            raise ctx.error(path, f"{len(self.body)} strategic-merge documents and a target: a patch with a target"
+                                  " holds one document (kustomize refuses the same); split it into several rules")
+        if self.target is None and any(PatchIdentity(d).named for d in self.body):
+            # Matching a document to exactly one resource needs the whole stream.
+            self.per_document = False
+        for i, doc in enumerate(self.body):
+            identity = PatchIdentity(doc)
+            if self.target is None and identity.named and not identity.kind:
+                raise ctx.error(path, f"document {i + 1} of the patch names {identity.name!r} but no kind;"
+                                      " a patch without target: applies to the resource its kind and name identify")
 
     # ---- one resource -----------------------------------------------------------------------
-    def _patch_data(self, resource: dict, variables: dict):
+    def _render(self, resource: dict, variables: dict):
+        """The patch for this resource: SMP -> list of documents, else one value; _Skip if empty."""
         scope = dict(variables)
         scope["resource"] = _resource_view(resource)
         if isinstance(self.body, str):
@@ -154,33 +244,65 @@ class Patch(Rule):
             if not text.strip():
                 raise _Skip
             try:
-                data = _parse_yaml(text)
+                docs = _parse_documents(text)
             except locate.YAMLSyntaxError as exc:
                 raise PatchError(f"the rendered {self.how} patch is not valid YAML: line {exc.line + 1}: {exc.problem}") from None
-            except ValueError as exc:
-                raise PatchError(str(exc)) from None
-        else:
-            data = _render_data(self.body, scope)
+            docs = [d for d in docs if d is not None]
+            if not docs:
+                raise _Skip
+            if self.how == "strategicMerge":
+                for d in docs:
+                    if not isinstance(d, dict):
+                        raise PatchError(f"a strategic-merge patch must be a mapping, not {type(d).__name__}")
+                if self.target is not None and len(docs) > 1:
+                    raise PatchError("the rendered patch holds more than one YAML document, and the rule has a target")
+                return docs
+            if len(docs) > 1:
+                raise PatchError(_MULTI_DOC_JSON if self.how == "json6902" else "the rendered patch holds more than one YAML document")
+            return docs[0]
+        data = _render_data(self.body, scope)
         if data is None:
             raise _Skip
         return data
 
-    def _apply_one(self, resource: dict, variables: dict):
-        data = self._patch_data(resource, variables)
+    def _merge_one(self, resource: dict, patch: dict, pod_specs) -> dict:
+        api, kind = _str_or_empty(resource.get("apiVersion")), _str_or_empty(resource.get("kind"))
+        patch_kind = patch.get("kind") if isinstance(patch.get("kind"), str) else None
+        paths = [p.steps for p in pod_specs.paths if p.matches(api, kind)] if pod_specs is not None else []
+        new = strategic_merge(resource, patch, api, kind, order="keep", patch_kind=patch_kind, pod_spec_paths=paths)
+        if new == {}:
+            return new
+        # kustomize (Resource.ApplySmPatch): the resource keeps its apiVersion, kind, name and
+        # namespace; the patch's kind/name only with allowKindChange/allowNameChange.
+        _restore(new, resource, "apiVersion")
+        if not self.allow_kind_change:
+            _restore(new, resource, "kind")
+        meta_old, meta_new = _meta(resource), new.get("metadata")
+        if isinstance(meta_new, dict):
+            if not self.allow_name_change:
+                _restore(meta_new, meta_old, "name")
+            _restore(meta_new, meta_old, "namespace")
+        return new
+
+    def _apply_one(self, resource: dict, ctx: RunContext):
+        data = self._render(resource, ctx.variables)
         if self.how == "strategicMerge":
-            if not isinstance(data, dict):
-                raise PatchError(f"a strategic-merge patch must be a mapping, not {type(data).__name__}")
-            api = resource.get("apiVersion")
-            kind = resource.get("kind")
-            return strategic_merge(resource, data, api if isinstance(api, str) else "",
-                                   kind if isinstance(kind, str) else "", order="keep")
+            new = resource
+            for patch in data:
+                new = self._merge_one(new, patch, ctx.pod_specs)
+                if new == {}:
+                    break
+            return new
         if self.how == "json6902":
             if not isinstance(data, list):
                 raise PatchError(f"a json6902 patch must be a list of operations, not {type(data).__name__}")
             return apply_json6902(resource, data)
         if not isinstance(data, dict):
             raise PatchError(f"a merge patch must be a mapping, not {type(data).__name__}")
-        return apply_merge_patch(resource, data)
+        new = apply_merge_patch(resource, data)
+        if isinstance(new, dict):
+            self._check_identity(resource, new)
+        return new
 
     def _check_identity(self, old: dict, new: dict) -> None:
         if not self.allow_kind_change and new.get("kind") != old.get("kind"):
@@ -202,35 +324,98 @@ class Patch(Rule):
         return super().select(documents, kinds)
 
     def apply(self, documents, ctx: RunContext):
+        if self.body is None:
+            return documents  # an empty patch file: kustomize changes nothing either
+        if self.how == "strategicMerge" and self.target is None:
+            return self._apply_by_identity(documents, ctx)
         for doc, where, resource in list(self.select(documents)):
             if doc.removed:
                 continue
-            what = f"{doc.where()}: {resource_name(resource)}"
             try:
-                new = self._apply_one(resource, ctx.variables)
-                if new == {} and self.how == "strategicMerge":
-                    self._delete(doc, where, resource)
-                    if ctx.explain:
-                        ctx.record(self, doc, resource, "(resource)", "present", None)
-                    continue
-                if not isinstance(new, dict):
-                    raise PatchError(f"the patched resource must be a mapping, not {type(new).__name__}")
-                self._check_identity(resource, new)
+                new = self._apply_one(resource, ctx)
             except _Skip:
                 continue
             except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
-                raise ConfigError(f"{self.label()}: {what}: {exc}") from None
+                raise ConfigError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
             except (templating.TemplateError, PatchError) as exc:
-                raise RuleError(f"{self.label()}: {what}: {exc}") from None
-            diffs = list(_differences(resource, new))
-            if not diffs:
-                continue
-            label = {"kind": resource.get("kind"), "metadata": copy.copy(resource.get("metadata"))}
-            resource.clear()
-            resource.update(new)
-            for path, old_value, new_value in diffs:
-                ctx.record(self, doc, label, f"{where}.{path}" if where else path, old_value, new_value)
+                raise RuleError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+            self._store(doc, where, resource, new, ctx)
         return documents
+
+    def _apply_by_identity(self, documents, ctx: RunContext):
+        """Target-less strategic merge: each document patches the resource it identifies."""
+        kinds = None
+        matched: dict[tuple, int] = {}   # (document index, identity label) -> resources patched
+        if not isinstance(self.body, str):
+            named = [PatchIdentity(d) for d in self.body]
+            for i, identity in enumerate(named):
+                if identity.named:
+                    matched[(i, identity.label())] = 0
+            if named and all(i.named for i in named) and not ctx.renamed:
+                kinds = frozenset(i.kind for i in named)
+        for doc, where, resource in list(self.select(documents, kinds)):
+            if doc.removed:
+                continue
+            try:
+                try:
+                    patches = self._render(resource, ctx.variables)
+                except _Skip:
+                    continue
+                ids = None
+                new = resource
+                for i, patch in enumerate(patches):
+                    identity = PatchIdentity(patch)
+                    if identity.named:
+                        key = (i, identity.label())
+                        matched.setdefault(key, 0)
+                        if ids is None:
+                            ids = [ResourceIdentity.from_object(resource)] + ctx.renamed.get(id(resource), (None, []))[1]
+                        if not any(identity.same(x) for x in ids):
+                            continue
+                        matched[key] += 1
+                    elif not identity.selects(new):
+                        continue
+                    new = self._merge_one(new, patch, ctx.pod_specs)
+                    if new == {}:
+                        break
+            except templating.TemplateRefused as exc:
+                raise ConfigError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+            except (templating.TemplateError, PatchError) as exc:
+                raise RuleError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+            if new is not resource:
+                self._store(doc, where, resource, new, ctx)
+        for (i, label), count in matched.items():
+            if count != 1:
+                found = "no resource" if count == 0 else f"{count} resources"
+                raise RuleError(f"{self.label()}: document {i + 1} of the patch names {label}; {found} in the stream"
+                                f" {'has' if count == 0 else 'have'} that identity (a patch without target: applies"
+                                " to the one resource its apiVersion, kind, name and namespace identify)")
+        return documents
+
+    def _store(self, doc, where: str, resource: dict, new, ctx: RunContext) -> None:
+        what = f"{doc.where()}: {resource_name(resource)}"
+        if new == {} and self.how == "strategicMerge":
+            self._delete(doc, where, resource)
+            if ctx.explain:
+                ctx.record(self, doc, resource, "(resource)", "present", None)
+            return
+        if not isinstance(new, dict):
+            raise RuleError(f"{self.label()}: {what}: the patched resource must be a mapping, not {type(new).__name__}")
+        diffs = list(_differences(resource, new))
+        if not diffs:
+            return
+        before = ResourceIdentity.from_object(resource)
+        label = {"kind": resource.get("kind"), "metadata": copy.copy(resource.get("metadata"))}
+        resource.clear()
+        resource.update(new)
+        after = ResourceIdentity.from_object(resource)
+        if (before.api_version, before.kind, before.name, before.namespace) != \
+                (after.api_version, after.kind, after.name, after.namespace):
+            # kustomize (StorePreviousId): a later patch may still name the resource as it was.
+            held = ctx.renamed.setdefault(id(resource), (resource, []))
+            held[1].append(before)
+        for path, old_value, new_value in diffs:
+            ctx.record(self, doc, label, f"{where}.{path}" if where else path, old_value, new_value)
 
     @staticmethod
     def _delete(doc, where: str, resource: dict) -> None:
@@ -246,9 +431,29 @@ class Patch(Rule):
         doc.changed()
 
 
+_MULTI_DOC_JSON = ("the json6902 patch holds more than one YAML document; kustomize applies only the first"
+                   " (kustomize issue 5049): write one list of operations, or one rule per document")
+
+
+def _restore(new: dict, old: dict, key: str) -> None:
+    if key in old:
+        new[key] = copy.deepcopy(old[key])
+    else:
+        new.pop(key, None)
+
+
+def _looks_like_json_patch(docs: list) -> bool:
+    return bool(docs) and isinstance(docs[0], list)
+
+
 def _check_body(how: str, body, ctx, path):
-    """Reject what cannot work at load time: Jinja syntax, a literal patch of the wrong shape."""
+    """Reject what cannot work at load time: Jinja syntax, a literal patch of the wrong shape.
+
+    Returns the body to keep: a template string, or data (a list of documents for SMP).
+    """
     if isinstance(body, str):
+        if not body.strip():
+            raise ctx.error(path, "the patch is blank; give a patch (kustomize: must specify one of patch and path)")
         if templating.is_template(body):
             try:
                 templating.environment().parse(body)
@@ -257,14 +462,29 @@ def _check_body(how: str, body, ctx, path):
                 raise ctx.error(path, f"invalid Jinja template{f' (line {line})' if line else ''}: {getattr(exc, 'message', exc)}") from None
             return body
         try:
-            data = _parse_yaml(body)
+            docs = _parse_documents(body)
         except locate.YAMLSyntaxError as exc:
             raise ctx.error(path, f"invalid YAML (line {exc.line + 1} of the patch): {exc.problem}") from None
-        except ValueError as exc:
-            raise ctx.error(path, str(exc)) from None
-        body = data
+        return _check_documents(how, docs, ctx, path)
     if body is None:
         return None
+    return _check_documents(how, [body], ctx, path)
+
+
+def _check_documents(how: str, docs: list, ctx, path):
+    docs = [d for d in docs if d is not None]
+    if not docs:
+        return None  # comments only: nothing to apply (kustomize: no change)
+    if how == "strategicMerge":
+        for d in docs:
+            if not isinstance(d, dict):
+                if isinstance(d, list):
+                    raise ctx.error(path, "is a list: a JSON6902 patch goes under json6902: (or in a file given with path:)")
+                raise ctx.error(path, "must be a mapping or a template string rendering to one")
+        return docs
+    if len(docs) > 1:
+        raise ctx.error(path, _MULTI_DOC_JSON if how == "json6902" else "holds more than one YAML document")
+    body = docs[0]
     if how == "json6902":
         if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
             raise ctx.error(path, "must be a list of operations ({op: add, path: /spec/replicas, value: 3}) or a template string")
@@ -276,14 +496,33 @@ def _check_body(how: str, body, ctx, path):
     return body
 
 
+def _read_file(value: str, ctx, path):
+    """kustomize's ``patches: [{path}]``: the file's text decides the kind of patch."""
+    from postrender import generated
+
+    try:
+        text, shown = generated.read_template(value, ctx.config_dir, what="patch file")
+    except ValueError as exc:
+        raise ctx.error(path, str(exc)) from None
+    try:
+        docs = _parse_documents(text)
+    except locate.YAMLSyntaxError as exc:
+        raise ctx.error(path, f"{shown}: invalid YAML (line {exc.line + 1}): {exc.problem}") from None
+    how = "json6902" if _looks_like_json_patch([d for d in docs if d is not None]) else "strategicMerge"
+    return how, _check_documents(how, docs, ctx, path), shown
+
+
 def build(options: dict, ctx, path) -> Patch:
     given = [k for k in KINDS_OF_PATCH if options.get(k) is not None]
     if len(given) != 1:
         raise ctx.error(path, f"needs exactly one of {', '.join(KINDS_OF_PATCH)}"
                         + (f", found {', '.join(given)}" if given else ""))
-    how = given[0]
-    body = _check_body(how, options[how], ctx, path + (how,))
-    return Patch(how, body, options["allowKindChange"], options["allowNameChange"])
+    if given[0] == "path":
+        how, body, source = _read_file(options["path"], ctx, path + ("path",))
+    else:
+        how, source = given[0], None
+        body = _check_body(how, options[how], ctx, path + (how,))
+    return Patch(how, body, options["allowKindChange"], options["allowNameChange"], source)
 
 
 EXAMPLE = """\
