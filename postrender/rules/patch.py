@@ -314,6 +314,16 @@ class Patch(Rule):
 
     # ---- the rule ---------------------------------------------------------------------------
     def select(self, documents, kinds=None):
+        """The resources the patch applies to (what ``expect:`` counts)."""
+        identities = self._literal_identities()
+        if identities is None:
+            return self._candidates(documents, kinds)
+        # A target-less patch whose every document names a resource: those resources.
+        kinds = frozenset(i.kind for i in identities)
+        return ((doc, where, resource) for doc, where, resource in self._candidates(documents, kinds)
+                if any(i.same(ResourceIdentity.from_object(resource)) for i in identities))
+
+    def _candidates(self, documents, kinds=None):
         # A target naming plain kinds (`Deployment|StatefulSet`) lets unrelated documents, big
         # CRDs above all, be skipped by their cheap header instead of parsed (issue 7: a
         # Deployment patch parsed all of kube-prometheus' 5.6 MB).
@@ -323,12 +333,19 @@ class Patch(Rule):
                 kinds = frozenset(pattern.split("|"))
         return super().select(documents, kinds)
 
+    def _literal_identities(self) -> list[PatchIdentity] | None:
+        """The identities of a target-less literal strategic-merge patch, if every document has one."""
+        if self.how != "strategicMerge" or self.target is not None or not isinstance(self.body, list):
+            return None
+        identities = [PatchIdentity(d) for d in self.body]
+        return identities if identities and all(i.named for i in identities) else None
+
     def apply(self, documents, ctx: RunContext):
         if self.body is None:
             return documents  # an empty patch file: kustomize changes nothing either
         if self.how == "strategicMerge" and self.target is None:
             return self._apply_by_identity(documents, ctx)
-        for doc, where, resource in list(self.select(documents)):
+        for doc, where, resource in list(self._candidates(documents)):
             if doc.removed:
                 continue
             try:
@@ -344,16 +361,15 @@ class Patch(Rule):
 
     def _apply_by_identity(self, documents, ctx: RunContext):
         """Target-less strategic merge: each document patches the resource it identifies."""
-        kinds = None
         matched: dict[tuple, int] = {}   # (document index, identity label) -> resources patched
         if not isinstance(self.body, str):
-            named = [PatchIdentity(d) for d in self.body]
-            for i, identity in enumerate(named):
+            for i, identity in enumerate(PatchIdentity(d) for d in self.body):
                 if identity.named:
                     matched[(i, identity.label())] = 0
-            if named and all(i.named for i in named) and not ctx.renamed:
-                kinds = frozenset(i.kind for i in named)
-        for doc, where, resource in list(self.select(documents, kinds)):
+        identities = self._literal_identities()
+        # Only the kinds the documents name can match, unless an earlier patch renamed something.
+        kinds = frozenset(i.kind for i in identities) if identities and not ctx.renamed else None
+        for doc, where, resource in list(self._candidates(documents, kinds)):
             if doc.removed:
                 continue
             try:
