@@ -113,8 +113,14 @@ def _valid(value) -> bool:
 # walk these lists with ``create: true``: a null list there becomes ``[]`` whatever the entries.
 _NULL_LIST_PARENTS = (("spec",), ("spec", "template", "spec"))
 _NULL_LISTS = ("containers", "initContainers", "volumes")
-_MAYBE_NULL_LIST = re.compile(r"^[ \t]+(?:containers|initContainers|volumes):[ \t]*(?:(?:null|Null|NULL|~)[ \t]*)?(?:#.*)?\r?$",
-                              re.MULTILINE)
+# A line that may hold such a null: the key with an explicit null, or with nothing after it and
+# no value on the next line (deeper indented, or a block sequence at the key's own indentation).
+# Only documents with one are parsed: the common `containers:` opening a list is not one.
+_MAYBE_NULL_LIST = re.compile(
+    r"^[ \t]+(?:containers|initContainers|volumes):[ \t]*(?:null|Null|NULL|~)[ \t]*(?:#.*)?\r?$"
+    r"|^(?P<ind>[ \t]+)(?:containers|initContainers|volumes):[ \t]*(?:#.*)?"
+    r"(?:\Z|\r?\n(?!(?P=ind)(?:[ \t]+[^\s#]|-(?:[ \t]|\r?$))))",
+    re.MULTILINE)
 
 
 def _empty_null_lists(rule, documents, ctx: RunContext) -> None:
