@@ -196,6 +196,8 @@ def config_entry(rule: dict) -> dict:
                                         "value": rule["value"]}]}}
     if rule.get("target"):
         body["target"] = {"kind": rule["target"]}
+    elif kind == "annotationAdd":
+        body["target"] = {"kind": ".*"}  # a json6902 patch needs a target (kustomize); .* selects every resource
     return body
 
 
