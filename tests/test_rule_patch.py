@@ -680,6 +680,7 @@ def test_patch_files(tmp_path):
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\nspec:\n  replicas: 7\n")
     (tmp_path / "patches" / "ops.json").write_text('[{"op": "add", "path": "/spec/type", "value": "NodePort"}]')
     (tmp_path / "patches" / "empty.yaml").write_text("# nothing yet\n")
+    (tmp_path / "patches" / "labels.yaml").write_text("metadata:\n  labels:\n    team: web\n")
     rules = """\
 rules:
   - patch: {path: patches/replicas.yaml}
@@ -687,10 +688,30 @@ rules:
     target: {kind: Service}
   - patch: {path: patches/empty.yaml}
     target: {kind: Service}
+  - patch:
+      strategicMerge: {path: patches/labels.yaml}
+    target: {kind: Deployment, name: frontend}
+  - patch:
+      json6902: {path: patches/ops.json}
+    target: {kind: Deployment, name: frontend}
 """
     out = run(rules, base_dir=tmp_path)
     assert out == replaced(STREAM, ("  replicas: 1\n", "  replicas: 7\n"),
-                           ("spec:\n  ports:\n    - port: 80\n", "spec:\n  ports:\n    - port: 80\n  type: NodePort\n"))
+                           ("spec:\n  ports:\n    - port: 80\n", "spec:\n  ports:\n    - port: 80\n  type: NodePort\n"),
+                           ("  name: frontend\nspec:\n", "  name: frontend\n  labels:\n    team: web\nspec:\n"),
+                           ("          image: repo/web:3\n", "          image: repo/web:3\n  type: NodePort\n"))
+
+
+def test_strategic_merge_documents_as_a_list():
+    rules = """\
+rules:
+  - patch:
+      strategicMerge:
+        - {apiVersion: apps/v1, kind: Deployment, metadata: {name: backend}, spec: {replicas: 4}}
+        - {apiVersion: apps/v1, kind: Deployment, metadata: {name: frontend}, spec: {replicas: 5}}
+"""
+    assert run(rules) == replaced(STREAM, ("  replicas: 1\n", "  replicas: 4\n"),
+                                  ("          image: repo/web:3\n", "          image: repo/web:3\n  replicas: 5\n"))
 
 
 @pytest.mark.parametrize("path, message", [

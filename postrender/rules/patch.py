@@ -38,7 +38,8 @@ Which resources a patch changes, as kustomize's ``patches:`` decides it:
 
 ``path:`` reads the patch from a file relative to the config's directory (or a directory in
 ``$POSTRENDER_TEMPLATE_DIRS``), like kustomize's ``patches: [{path}]``: a file holding a list
-is a JSON6902 patch, anything else a strategic-merge patch.  Files are patches as kustomize
+is a JSON6902 patch, anything else a strategic-merge patch; ``strategicMerge: {path: FILE}``
+(or ``json6902:``/``merge:``) reads a file as that kind.  Files are patches as kustomize
 reads them, not templates.  An empty file (or only comments) changes nothing; an inline patch
 that is blank is an error.
 
@@ -75,9 +76,9 @@ from postrender.selector import ResourceIdentity, split_api_version
 NAME = "patch"
 KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge", "path")
 OPTIONS = {
-    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML (documents separated by ---), or a mapping"),
-    "json6902": Field("any", doc="JSON6902 operations: a list, or a Jinja template rendering to a YAML list"),
-    "merge": Field("any", doc="RFC 7386 JSON merge patch: a mapping, or a Jinja template rendering to YAML"),
+    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML (documents separated by ---), a mapping, a list of mappings, or {path: FILE}"),
+    "json6902": Field("any", doc="JSON6902 operations: a list, a Jinja template rendering to a YAML list, or {path: FILE}"),
+    "merge": Field("any", doc="RFC 7386 JSON merge patch: a mapping, a Jinja template rendering to YAML, or {path: FILE}"),
     "path": Field("str", doc="a patch file next to the config: a list is JSON6902, anything else strategic merge"),
     "allowKindChange": Field("bool", default=False, doc="let the patch change kind"),
     "allowNameChange": Field("bool", default=False, doc="let the patch change metadata.name"),
@@ -484,6 +485,8 @@ def _check_body(how: str, body, ctx, path):
         return _check_documents(how, docs, ctx, path)
     if body is None:
         return None
+    if how == "strategicMerge" and isinstance(body, list):
+        return _check_documents(how, body, ctx, path)  # several documents written as a list
     return _check_documents(how, [body], ctx, path)
 
 
@@ -512,8 +515,8 @@ def _check_documents(how: str, docs: list, ctx, path):
     return body
 
 
-def _read_file(value: str, ctx, path):
-    """kustomize's ``patches: [{path}]``: the file's text decides the kind of patch."""
+def _read_file(value: str, ctx, path, how: str | None = None):
+    """kustomize's ``patches: [{path}]``: the file's text decides the kind of patch, unless ``how``."""
     from postrender import generated
 
     try:
@@ -524,8 +527,19 @@ def _read_file(value: str, ctx, path):
         docs = _parse_documents(text)
     except locate.YAMLSyntaxError as exc:
         raise ctx.error(path, f"{shown}: invalid YAML (line {exc.line + 1}): {exc.problem}") from None
-    how = "json6902" if _looks_like_json_patch([d for d in docs if d is not None]) else "strategicMerge"
+    if how is None:
+        how = "json6902" if _looks_like_json_patch([d for d in docs if d is not None]) else "strategicMerge"
     return how, _check_documents(how, docs, ctx, path), shown
+
+
+def _file_reference(value) -> str | None:
+    """``strategicMerge: {path: FILE}`` (and json6902/merge): a patch file of that kind.
+
+    A mapping whose only key is ``path`` holding a string is never a patch of a Kubernetes
+    object (objects have no top-level ``path``), so it names a file."""
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("path"), str):
+        return value["path"]
+    return None
 
 
 def build(options: dict, ctx, path) -> Patch:
@@ -535,6 +549,9 @@ def build(options: dict, ctx, path) -> Patch:
                         + (f", found {', '.join(given)}" if given else ""))
     if given[0] == "path":
         how, body, source = _read_file(options["path"], ctx, path + ("path",))
+    elif _file_reference(options[given[0]]) is not None:
+        how = given[0]
+        _, body, source = _read_file(_file_reference(options[how]), ctx, path + (how, "path"), how)
     else:
         how, source = given[0], None
         body = _check_body(how, options[how], ctx, path + (how,))
