@@ -279,10 +279,13 @@ class Patch(Rule):
         if not self.allow_kind_change:
             _restore(new, resource, "kind")
         meta_old, meta_new = _meta(resource), new.get("metadata")
-        if isinstance(meta_new, dict):
-            if not self.allow_name_change:
-                _restore(meta_new, meta_old, "name")
-            _restore(meta_new, meta_old, "namespace")
+        if not isinstance(meta_new, dict):
+            if not any(k in meta_old for k in ("name", "namespace")):
+                return new
+            meta_new = new["metadata"] = {}  # `metadata: null` in the patch: kustomize sets them again
+        if not self.allow_name_change:
+            _restore(meta_new, meta_old, "name")
+        _restore(meta_new, meta_old, "namespace")
         return new
 
     def _apply_one(self, resource: dict, ctx: RunContext):
