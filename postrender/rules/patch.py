@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import copy
 import re
+from contextlib import contextmanager
 
 from postrender.engine import locate
 from postrender.config import templating
@@ -221,7 +222,8 @@ class Patch(Rule):
             return
         if isinstance(self.body, str):
             if self.target is None:
-                self.per_document = False  # see below: the documents it renders may name resources
+                # The documents it renders may name resources: exactly one match needs the whole stream.
+                self.per_document = False
             return
         if self.target is not None and len(self.body) > 1:
             raise ctx.error(path, f"{len(self.body)} strategic-merge documents and a target: a patch with a target"
@@ -352,14 +354,11 @@ class Patch(Rule):
         for doc, where, resource in list(self._candidates(documents)):
             if doc.removed:
                 continue
-            try:
-                new = self._apply_one(resource, ctx)
-            except _Skip:
-                continue
-            except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
-                raise ConfigError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
-            except (templating.TemplateError, PatchError) as exc:
-                raise RuleError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+            with self._failure(doc, resource):
+                try:
+                    new = self._apply_one(resource, ctx)
+                except _Skip:
+                    continue
             self._store(doc, where, resource, new, ctx)
         return documents
 
@@ -376,20 +375,18 @@ class Patch(Rule):
         for doc, where, resource in list(self._candidates(documents, kinds)):
             if doc.removed:
                 continue
-            try:
+            with self._failure(doc, resource):
                 try:
                     patches = self._render(resource, ctx.variables)
                 except _Skip:
                     continue
-                ids = None
+                ids = [ResourceIdentity.from_object(resource)] + ctx.renamed.get(id(resource), (None, []))[1]
                 new = resource
                 for i, patch in enumerate(patches):
                     identity = PatchIdentity(patch)
                     if identity.named:
                         key = (i, identity.label())
                         matched.setdefault(key, 0)
-                        if ids is None:
-                            ids = [ResourceIdentity.from_object(resource)] + ctx.renamed.get(id(resource), (None, []))[1]
                         if not any(identity.same(x) for x in ids):
                             continue
                         matched[key] += 1
@@ -398,10 +395,6 @@ class Patch(Rule):
                     new = self._merge_one(new, patch, ctx.pod_specs)
                     if new == {}:
                         break
-            except templating.TemplateRefused as exc:
-                raise ConfigError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
-            except (templating.TemplateError, PatchError) as exc:
-                raise RuleError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
             if new is not resource:
                 self._store(doc, where, resource, new, ctx)
         for (i, label), count in matched.items():
@@ -411,6 +404,16 @@ class Patch(Rule):
                                 f" {'has' if count == 0 else 'have'} that identity (a patch without target: applies"
                                 " to the one resource its apiVersion, kind, name and namespace identify)")
         return documents
+
+    @contextmanager
+    def _failure(self, doc, resource: dict):
+        """One line naming the rule, the document and the resource for whatever goes wrong."""
+        try:
+            yield
+        except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
+            raise ConfigError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+        except (templating.TemplateError, PatchError) as exc:
+            raise RuleError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
 
     def _store(self, doc, where: str, resource: dict, new, ctx: RunContext) -> None:
         what = f"{doc.where()}: {resource_name(resource)}"
