@@ -16,15 +16,22 @@ Rules, field by field:
 - ``$patch: delete`` in a map deletes that map; ``$patch: replace`` replaces it with the rest of
   the patch map; ``$patch: merge`` is the default.  ``$patch: delete`` at the top deletes the whole
   object: the result is ``{}`` (kustomize then drops the resource; the caller does the same).
-- lists whose schema strategy contains ``merge`` and that have a merge key are merged by that
-  key: a patch item whose key matches an original item is merged into it recursively, other patch
-  items are added.  Order, with ``order="kustomize"`` (the default of this function): the patch's
+- the schema is the object's kind; for kinds Kubernetes does not define, the kind the patch names
+  (with the object's apiVersion), as kyaml's walker picks the first source with a known type; then
+  the pod specs of the pod-spec table (``pod_spec_paths``), which merge as PodSpecs.
+- an item that is only ``{$patch: delete|replace|merge}``, in any list, is the list's own
+  directive (kyaml ``determineSequenceNodePatchStrategy``): ``delete`` removes the list's key,
+  ``replace`` makes the list the patch's other items, ``merge`` merges them.
+- lists whose schema strategy contains ``merge`` and that have keys are merged by them: the
+  ``x-kubernetes-list-map-keys`` when the schema gives them (ports: containerPort + protocol), else
+  the merge key.  Two items are the same when no key differs and at least one agrees (kyaml's
+  ``mergeValues``: a port without protocol matches the port of that number).  A patch item matching
+  an original item is merged into it recursively, other patch items are added.  Order, with ``order="kustomize"`` (the default of this function): the patch's
   items first, in patch order, then the original items the patch did not mention, in original
   order.  With ``order="keep"`` (what the ``patch`` rule uses, see below) every original item keeps
   its position and new items are appended in patch order.
-  In such lists, an item ``{<key>: v, $patch: delete}`` deletes the items with that key, an item
-  that is only ``{$patch: replace}`` makes the list the patch's other items, and an item with a key
-  and ``$patch: replace`` replaces that one item instead of merging into it.
+  In such lists, an item ``{<key>: v, $patch: delete}`` deletes the items with that key, and an
+  item with a key and ``$patch: replace`` replaces that one item instead of merging into it.
 - lists with strategy ``merge`` and no merge key (``metadata.finalizers``) are a set union: patch
   values first, then original values not in the patch (kustomize's order).
 - every other list (no strategy, ``replace``, unknown fields, unknown kinds) is replaced by the
@@ -52,11 +59,14 @@ Deviations from kustomize 5.7, all deliberate:
 - kustomize's built-in schema is Kubernetes 1.21, ours 1.37: fields added since (e.g. PodSpec
   ``schedulingGates``, ``resourceClaims``, ``hostAliases`` are old; ``schedulingGates`` is not) merge
   by key here and are replaced by kustomize.
-- kustomize matches list items on all ``x-kubernetes-list-map-keys`` (ports: containerPort +
-  protocol) and then silently drops a patch port without ``protocol`` that matches an original port
-  with one; we match on the patch merge key alone (containerPort), as the API server does.
-- kustomize keeps ``$patch: delete`` items literally inside lists it replaces (CRDs) and ignores an
-  item-level ``$patch: replace``; we apply both (see above).
+- kustomize drops list items whose keys repeat (two ``8080/TCP`` ports with different names) while
+  it walks a resource, touched by the patch or not; we keep every original item.
+- kustomize drops map fields written with no value (``key:``) wherever it walks; we leave the
+  fields the patch does not name.
+- kustomize keeps ``$patch`` items literally inside lists it replaces (CRDs, ``args``) and ignores
+  an item-level ``$patch: replace``; we apply both (see above).
+- kustomize has no schema for ``Rollout`` & co unless the patch names a built-in kind; we merge
+  the pod specs the pod-spec table knows.
 - kustomize writes ``$setElementOrder``/``$retainKeys``/``$deleteFromPrimitiveList`` into the output;
   we apply them as apimachinery does.
 """
