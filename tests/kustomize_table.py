@@ -57,8 +57,9 @@ DEVIATIONS = {
                     "(Helm 4 rejects empty post-renderer output)",
     "multi-doc-json6902": "a JSON6902 patch text with several YAML documents: kustomize silently applies only the "
                           "first (its issue 5049), postrender refuses it",
-    "name-references": "after a patch renames a resource kustomize also renames references to it (configMapRef, "
-                       "...); postrender changes only the patched resource",
+    "name-references": "kustomize's name-reference fix-up: after a patch renames a resource it renames the "
+                       "references to it, and a reference a patch adds to a generated ConfigMap becomes its hashed "
+                       "name; postrender writes what the patch says",
 }
 
 

@@ -397,12 +397,18 @@ def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx,
            else f"merged by key {key_text!r}")
     deletes: list = []
     updates: list[tuple[dict, bool]] = []  # (patch item, replace this item)
+    keyless: list[dict] = []  # items without any key, added as they are (the list was empty)
     for i, item in enumerate(patch):
         where = f"{_where(path)}[{i}]"
         if not isinstance(item, dict):
             raise PatchError(f"{where}: list {how} needs mapping items, got {_type(item)}")
         directive = item.get(DIRECTIVE)
         if all(k not in item for k in keys):
+            if not orig and not inferred and directive is None:
+                # Nothing to merge into: kustomize takes the patch's list as it is (an env entry
+                # with only valueFrom).  Into an existing list kyaml loses items; we refuse.
+                keyless.append(item)
+                continue
             raise PatchError(f"{where}: item has no merge key {key_text!r} (list {how})")
         if directive == "delete":
             deletes.append(_key_values(item, keys))
@@ -449,6 +455,15 @@ def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx,
                         merged[k] = copy.deepcopy(v)  # kyaml keeps the key on the element
             head.append(merged)
             origin.append(bi)
+    if keyless:  # the original list was empty: the patch's items in the patch's order
+        out = []
+        for item in patch:
+            if item.get(DIRECTIVE) == "delete":
+                continue
+            merged = _fresh({k: v for k, v in item.items() if k != DIRECTIVE}, _NO_META, item_ctx, _where(path))
+            if merged is not _DELETE:
+                out.append(merged)
+        return out
     if _ORDER.get() == "keep":
         # Original positions kept (merged items in their slots), new items appended.
         at = {o: h for h, o in zip(head, origin) if o is not None}
