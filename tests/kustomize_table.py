@@ -48,6 +48,9 @@ AREAS = ("images", "strategicMerge", "json6902", "selector", "patch")
 DEVIATIONS = {
     "order": "kustomize moves the list items a patch mentions to the front of merge-key lists; "
              "postrender keeps original items where they are and appends new ones (minimal text edits)",
+    "directive-literal": "kustomize copies $retainKeys/$deleteFromPrimitiveList into its output as keys, keeps $patch "
+                         "items inside lists it replaces and ignores an item-level $patch: replace; postrender applies "
+                         "them as the API server does",
     "duplicate-keys": "kustomize drops list items whose merge keys repeat (two ports 8080/TCP with different "
                       "names) even when the patch does not touch the list; postrender keeps every item",
     "empty-null": "kustomize drops map fields written with no value (`key:`) wherever a strategic-merge patch "
