@@ -53,6 +53,10 @@ DEVIATIONS = {
                          "them as the API server does",
     "duplicate-keys": "kustomize drops list items whose merge keys repeat (two ports 8080/TCP with different "
                       "names) even when the patch does not touch the list; postrender keeps every item",
+    "port-protocol": "kustomize silently drops a patch port whose protocol is given on one side only (a Service "
+                     "patch `port: 80, targetPort: 9999` for a port with `protocol: TCP`); postrender merges a patch "
+                     "port without protocol into the port of that number, and reads an original port without "
+                     "protocol as TCP",
     "empty-null": "kustomize drops map fields written with no value (`key:`) wherever a strategic-merge patch "
                   "walks; postrender leaves fields the patch does not name (a null field and an absent one mean "
                   "the same to the API server)",

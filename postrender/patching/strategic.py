@@ -25,7 +25,8 @@ Rules, field by field:
 - lists whose schema strategy contains ``merge`` and that have keys are merged by them: the
   ``x-kubernetes-list-map-keys`` when the schema gives them (ports: containerPort + protocol), else
   the merge key.  Two items are the same when no key differs and at least one agrees (kyaml's
-  ``mergeValues``: a port without protocol matches the port of that number).  A patch item matching
+  ``mergeValues``: a patch port without protocol matches the port of that number; an original
+  port without protocol is TCP, the API server's default, so a patch's 8081/UDP is another port).  A patch item matching
   an original item is merged into it recursively, other patch items are added.  Order, with ``order="kustomize"`` (the default of this function): the patch's
   items first, in patch order, then the original items the patch did not mention, in original
   order.  With ``order="keep"`` (what the ``patch`` rule uses, see below) every original item keeps
@@ -390,8 +391,9 @@ def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx,
     """Merge by the list's keys.  With several keys (``x-kubernetes-list-map-keys``: ports by
     containerPort and protocol), two items are the same when every key either agrees or is
     missing from one of them, and at least one key is present in both, as kyaml matches them
-    (``walk/associative_sequence.go``: ``mergeValues``): a patch port without ``protocol``
-    merges into the original port of the same number, 8080/UDP never into 8080/TCP."""
+    (``walk/associative_sequence.go``: ``mergeValues``), except that an original port without
+    ``protocol`` is TCP (the API server's default): a patch port without ``protocol`` merges into
+    the port of that number, 8080/UDP is never merged into 8080/TCP or 8080."""
     key_text = "+".join(keys)
     how = (f"merged by {key_text!r} because the patch uses list directives" if inferred
            else f"merged by key {key_text!r}")
@@ -421,7 +423,7 @@ def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx,
             )
 
     base = [x for x in orig
-            if not (isinstance(x, dict) and any(_same_item(_key_values(x, keys), d) for d in deletes))]
+            if not (isinstance(x, dict) and any(_same_item(_key_values(x, keys), d, keys) for d in deletes))]
 
     head: list = []  # merged/added patch items, patch order
     origin: list = []  # for each head item: the index into base it was merged from, or None
@@ -432,7 +434,7 @@ def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx,
         body = {k: v for k, v in item.items() if k != DIRECTIVE}
         # A repeated key in the patch merges into the item already produced for it.
         hi = next((j for j, h in enumerate(head)
-                   if isinstance(h, dict) and _same_item(_key_values(h, keys), kv)), None)
+                   if isinstance(h, dict) and _same_item(_key_values(h, keys), kv, keys)), None)
         if hi is not None:
             merged = _fresh(body, _NO_META, item_ctx, sub) if replace else _merge_map(head[hi], body, item_ctx, sub)
             if merged is _DELETE:
@@ -442,7 +444,7 @@ def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx,
                 head[hi] = merged
             continue
         bi = next((j for j, x in enumerate(base)
-                   if j not in used and isinstance(x, dict) and _same_item(_key_values(x, keys), kv)), None)
+                   if j not in used and isinstance(x, dict) and _same_item(_key_values(x, keys), kv, keys)), None)
         if bi is not None:
             used.add(bi)
             merged = _fresh(body, _NO_META, item_ctx, sub) if replace else _merge_map(base[bi], body, item_ctx, sub)
@@ -476,10 +478,23 @@ def _key_values(item: dict, keys: tuple[str, ...]) -> tuple:
     return tuple(item.get(k, _MISSING) for k in keys)
 
 
-def _same_item(a: tuple, b: tuple) -> bool:
-    """Two items' key values name the same item: no key differs, at least one agrees."""
+# Keys whose absence in an original item means a value: the API server defaults a port's
+# protocol to TCP (core/v1 SetDefaults_ContainerPort, SetDefaults_ServicePort), so an original
+# port 8081 is 8081/TCP, another port than a patch's 8081/UDP.
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+
+def _same_item(orig: tuple, patch: tuple, keys: tuple[str, ...]) -> bool:
+    """An original (or already merged) item and a patch item name the same item: no key
+    differs, at least one agrees.
+
+    A key the patch item lacks matches anything (kyaml's ``mergeValues``: a patch port without
+    protocol is the port of that number); a key the original lacks counts as its API default.
+    """
     common = False
-    for x, y in zip(a, b):
+    for key, x, y in zip(keys, orig, patch):
+        if x is _MISSING and y is not _MISSING and key in _KEY_DEFAULTS:
+            x = _KEY_DEFAULTS[key]
         if x is _MISSING or y is _MISSING:
             continue
         if not _eq(x, y):
