@@ -57,6 +57,9 @@ DEVIATIONS = {
                      "patch `port: 80, targetPort: 9999` for a port with `protocol: TCP`); postrender merges a patch "
                      "port without protocol into the port of that number, and reads an original port without "
                      "protocol as TCP",
+    "metadata-nulls": "with a target (and in patchesStrategicMerge) kustomize writes a null label or annotation of the "
+                      "patch as the string \"null\" and ignores `labels: null`; postrender deletes them, as kustomize "
+                      "does for a patch without target",
     "empty-null": "kustomize drops map fields written with no value (`key:`) wherever a strategic-merge patch "
                   "walks; postrender leaves fields the patch does not name (a null field and an absent one mean "
                   "the same to the API server)",
