@@ -122,6 +122,98 @@ def images_cmd(
     write_output(render_inventory(result.stream.documents, cfg, fmt).encode("utf-8"), None)
 
 
+CaFileOpt = typer.Option(None, "--ca-file", help="PEM file of CA certificates trusted besides the system's")
+InsecureOpt = typer.Option(None, "--insecure-registry", help="allow plain HTTP and unverified TLS for this registry host (repeatable)")
+JobsOpt = typer.Option(8, "--jobs", "-j", help="registry requests in parallel")
+
+
+def _registry_input(config, values, set_, set_file, log_file, input_path):
+    cfg = _load(config, values, set_, set_file, log_file)
+    data = _read_input(input_path)
+    if b"ResourceList" in data[:65536]:
+        from postrender.integrations import krm
+
+        if krm.is_resource_list(data):
+            raise UsageError("lock and mirror read a manifest stream, not a KRM ResourceList")
+    return cfg, data
+
+
+@app.command("lock")
+def lock_cmd(
+    config: Optional[str] = ConfigOpt,
+    values: Optional[List[str]] = ValuesOpt,
+    set_: Optional[List[str]] = SetOpt,
+    set_file: Optional[List[str]] = SetFileOpt,
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the lock file here (else stdout)"),
+    fmt: str = typer.Option("postrender", "--format", help="postrender: ImageLock | kbld: kbld.k14s.io/v1alpha1 Config"),
+    verify: bool = typer.Option(False, "--verify", help="GET every manifest and check its bytes hash to the digest"),
+    ca_file: Optional[str] = CaFileOpt,
+    insecure: Optional[List[str]] = InsecureOpt,
+    jobs: int = JobsOpt,
+    log_file: Optional[str] = LogOpt,
+    input_path: str = InputOpt,
+):
+    """Resolve every image (after the config's rules) to its digest; write the lock pinDigests reads."""
+    from postrender.registry import commands
+    from postrender.registry.errors import RegistryError
+    from postrender.registry.lockfile import render
+
+    if fmt not in ("postrender", "kbld"):
+        raise UsageError(f"--format {fmt!r}: use postrender or kbld")
+    cfg, data = _registry_input(config, values, set_, set_file, log_file, input_path)
+    options = commands.RegistryOptions(ca_file, insecure or [], jobs)
+    outcome = commands.lock(cfg, data, options, verify, _State.diagnostics.emit)
+    for error in outcome.errors:
+        _State.diagnostics.emit(f"postrender: error: lock: {error}")
+    if outcome.errors:
+        # An exception, not typer.Exit: main() drops the code a standalone_mode=False app returns.
+        raise RegistryError(f"lock: {len(outcome.errors)} image(s) failed; no lock file written")
+    write_output(render(outcome.lock, fmt).encode("utf-8"), output)
+    _State.diagnostics.emit(
+        f"postrender: lock: {len(outcome.lock)} image(s) locked, {outcome.pinned} already pinned by digest"
+        + (f" -> {output}" if output else ""))
+
+
+@app.command("mirror")
+def mirror_cmd(
+    config: Optional[str] = ConfigOpt,
+    values: Optional[List[str]] = ValuesOpt,
+    set_: Optional[List[str]] = SetOpt,
+    set_file: Optional[List[str]] = SetFileOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, copy nothing"),
+    fmt: str = typer.Option("text", "--format", help="--dry-run output: text | json | skopeo-sync"),
+    platform: Optional[List[str]] = typer.Option(None, "--platform", help="copy only os/arch[/variant] of an index (repeatable)"),
+    ca_file: Optional[str] = CaFileOpt,
+    insecure: Optional[List[str]] = InsecureOpt,
+    jobs: int = JobsOpt,
+    log_file: Optional[str] = LogOpt,
+    input_path: str = InputOpt,
+):
+    """Copy every image from where the chart names it to where the config's rewrites send it."""
+    from postrender.registry import commands
+    from postrender.registry.errors import RegistryError
+
+    if fmt not in ("text", "json", "skopeo-sync"):
+        raise UsageError(f"--format {fmt!r}: use text, json or skopeo-sync")
+    if fmt != "text" and not dry_run:
+        raise UsageError(f"--format {fmt} is for --dry-run (the plan); add --dry-run")
+    cfg, data = _registry_input(config, values, set_, set_file, log_file, input_path)
+    options = commands.RegistryOptions(ca_file, insecure or [], jobs)
+    text, summary, errors = commands.mirror(cfg, data, options, dry_run, fmt, platform or [], _State.diagnostics.emit)
+    for error in errors:
+        _State.diagnostics.emit(f"postrender: error: mirror: {error}")
+    if text is not None:
+        write_output(text.encode("utf-8"), None)
+        if errors:
+            raise RegistryError(f"mirror: {len(errors)} image(s) cannot be planned")
+        return
+    for error in summary.errors:
+        _State.diagnostics.emit(f"postrender: error: mirror: {error}")
+    _State.diagnostics.emit(f"postrender: {summary.line()}")
+    if summary.failed or errors:
+        raise RegistryError(f"mirror: {summary.failed + len(errors)} image(s) failed; run it again to resume")
+
+
 @app.command("validate")
 def validate_cmd(
     config: Optional[str] = ConfigOpt,

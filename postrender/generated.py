@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from postrender.engine import locate
+from postrender.engine import kube_yaml, locate
 from postrender.config import templating
 from postrender.engine.document import Document
 from postrender.engine.stream import split
@@ -109,7 +109,7 @@ def documents_of(text: str) -> list[str]:
             raise ValueError(f"rendered document {len(out) + 1} is not valid YAML: {exc.problem}") from None
         if not roots or roots[0] is None:
             continue
-        obj = locate.to_object(roots[0])
+        obj = kube_yaml.read(roots[0])
         if obj is None:
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from postrender.engine.kube_yaml import is_list
+
 BUILTIN_POD_SPEC_PATHS: tuple[tuple[str, str, str], ...] = (
     ("", "Pod", "spec"),
     ("", "PodTemplate", "template.spec"),
@@ -102,31 +104,34 @@ def containers(pod_spec: dict):
                     yield list_name, i, c
 
 
-def is_list_kind(kind: str | None) -> bool:
-    return bool(kind) and kind.endswith("List")
-
-
 def stream_resources(documents, kinds=None):
     """(document, location, resource) for every object in the stream's live documents.
 
-    With ``kinds``, documents whose kind (read cheaply from the header) is neither one of them
-    nor a List are skipped without being parsed; the objects yielded are not filtered by kind
-    (a List's items are whatever they are): callers check what they need.
+    With ``kinds``, documents whose kind (read cheaply from the header) is not one of them are
+    skipped without being parsed, unless they are lists (an ``items`` key: kubectl and Helm
+    apply the items of any such object, whatever its kind); the objects yielded are not
+    filtered by kind (a list's items are whatever they are): callers check what they need.
     """
     for doc in documents:
         if doc.void or doc.removed:
             continue
-        if kinds is not None and doc.kind not in kinds and not is_list_kind(doc.kind):
+        if kinds is not None and doc.kind not in kinds and not doc.is_list:
             continue
         for where, resource in resources(doc.obj):
             yield doc, where, resource
 
 
 def resources(doc_obj) -> list[tuple[str, dict]]:
-    """The Kubernetes objects in a document: itself, or the items of a List kind."""
+    """The Kubernetes objects in a document: itself, or the items of a list.
+
+    A list is any object with an ``items`` key, as apimachinery's unstructured decoder (kubectl,
+    Helm) reads it: ``kind: ConfigMap`` with ``items:`` applies the items, not the ConfigMap.
+    """
     if not isinstance(doc_obj, dict):
         return []
-    kind = doc_obj.get("kind")
-    if isinstance(kind, str) and is_list_kind(kind) and isinstance(doc_obj.get("items"), list):
-        return [(f"items[{i}]", item) for i, item in enumerate(doc_obj["items"]) if isinstance(item, dict)]
+    if is_list(doc_obj):
+        items = doc_obj["items"]
+        if not isinstance(items, list):
+            return []
+        return [(f"items[{i}]", item) for i, item in enumerate(items) if isinstance(item, dict)]
     return [("", doc_obj)]

@@ -129,6 +129,7 @@ def _apply(config, documents, ctx, expect_now: bool, counts=None, states=None, f
     """Rules ``first``.. on documents; with ``states`` (batched mode) observing rules observe."""
     for doc in documents:
         doc.validate()
+        doc.check_manifest()
     for i, rule in enumerate(config.rules[first:], start=first):
         # Count what the rule matches *before* it runs: a patch may delete or rename what it
         # matched (issue 5: "how many resources a patch matched").

@@ -16,7 +16,7 @@ from pathlib import Path
 from postrender.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
 from postrender.engine.output import Diagnostics
 
-SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "helm-plugin", "kustomize-plugin"}
+SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "lock", "mirror", "helm-plugin", "kustomize-plugin"}
 
 class _State:
     diagnostics = Diagnostics()

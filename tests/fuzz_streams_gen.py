@@ -369,8 +369,10 @@ COMMENTS = ["# a comment\n", "\n", "#\n", "# Source: chart/templates/fuzz.yaml\n
 TAIL_COMMENTS = [c for c in COMMENTS if not c.startswith(" ")]
 
 
-def make_stream(rng: random.Random, n_docs: int) -> tuple[list[Piece], bool, bool]:
-    """(pieces, crlf, bom): pieces concatenate to the stream text (before CRLF/BOM)."""
+def make_stream(rng: random.Random, n_docs: int, decorate=decorate) -> tuple[list[Piece], bool, bool]:
+    """(pieces, crlf, bom): pieces concatenate to the stream text (before CRLF/BOM).  ``decorate``
+    adds the tricky data to each object (the kubectl campaign puts it where Kubernetes does not
+    check types)."""
     frags = fragments()
     pieces: list[Piece] = []
     for i in range(n_docs):

@@ -60,6 +60,8 @@ DEVIATIONS = {
     "metadata-nulls": "with a target (and in patchesStrategicMerge) kustomize writes a null label or annotation of the "
                       "patch as the string \"null\" and ignores `labels: null`; postrender deletes them, as kustomize "
                       "does for a patch without target",
+    "no-apiversion": "kustomize reads a document without apiVersion (`kind: randomKind`); postrender refuses it "
+                     "(exit 3): it is not a Kubernetes manifest",
     "empty-null": "kustomize drops map fields written with no value (`key:`) wherever a strategic-merge patch "
                   "walks; postrender leaves fields the patch does not name (a null field and an absent one mean "
                   "the same to the API server)",

@@ -166,7 +166,7 @@ def test_rule_registry_names_match_their_modules():
     """The registry maps rule keys to modules by name (imported lazily): each must agree."""
     from postrender.rules import REGISTRY
 
-    assert len(REGISTRY) == len(list(REGISTRY)) == 9
+    assert len(REGISTRY) == len(list(REGISTRY)) == 10
     for name in REGISTRY:
         assert REGISTRY[name].NAME == name
     assert REGISTRY.get("noSuchRule") is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.engine import locate
+from postrender.engine import kube_yaml, locate
 from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, containers, resources
 from postrender.pipeline import run_stream
@@ -28,7 +28,7 @@ def test_identity_without_rules(path):
 
 
 def _objects(data: bytes) -> list:
-    return [locate.to_object(d.root) for d in parse_stream(data).yaml_documents()]
+    return [kube_yaml.read(d.root) for d in parse_stream(data).yaml_documents()]
 
 
 def _without_policies(obj):

@@ -32,6 +32,7 @@ CREDENTIALS = "vars: {registry: registry.example.com, username: ci, password: fa
 
 # One config per rule type: realistic options, each exercising what the rule writes.
 RULE_CONFIGS = {
+    "pinDigests": f"- pinDigests: {{lock: '{DATA / 'corpus.lock.yaml'}', onMissing: warn}}\n",
     "imagePullPolicy": "- imagePullPolicy: {policy: IfNotPresent}\n",
     "imagePullPolicy-onlyIfUnset": "- imagePullPolicy: {policy: Always, onlyIfUnset: true}\n",
     "registryRewrite": """\

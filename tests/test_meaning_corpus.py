@@ -84,6 +84,7 @@ class Standard:
     json_kinds: set
     added_resources: list      # documents the resources template renders
     rule_types: list = field(default_factory=list)
+    locked: dict = field(default_factory=dict)  # pinDigests: normalised name:tag -> digest
 
 
 @functools.cache
@@ -117,6 +118,8 @@ def standard() -> Standard:
         json_kinds=set(j6902["target"]["kind"].split("|")),
         added_resources=[d for d in yaml.safe_load_all(render(template)) if d],
         rule_types=[next(k for k in r if k not in ("target", "when", "expect")) for r in raw["rules"]],
+        locked={e["image"]: e["digest"] for e in
+                yaml.safe_load((DATA / rules["pinDigests"]["pinDigests"]["lock"]).read_text())["images"]},
     )
 
 
@@ -155,6 +158,8 @@ def expected_image(ref: str) -> str:
     registry, path = registry_and_path(name)
     if registry in standard().mirrors:
         name = f"{standard().mirrors[registry]}/{path}"
+    if digest is None:  # pinDigests: the lock's digest for name:tag (no tag = latest)
+        digest = standard().locked.get("/".join(registry_and_path(name)) + f":{tag or 'latest'}")
     return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 

@@ -24,6 +24,7 @@ from tests.test_resource_bombs import small_stream
 
 IPP = "rules:\n  - imagePullPolicy:\n      policy: IfNotPresent\n"
 OLD = b"old: content\n"
+MANIFEST = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n"
 
 
 def spawn(args: list[str], stdin=subprocess.PIPE, **kw) -> subprocess.Popen:
@@ -104,9 +105,9 @@ def test_output_file_is_replaced_when_the_run_succeeds(tmp_path):
     target = tmp_path / "out.yaml"
     target.write_bytes(OLD)
     proc = spawn(["-c", str(write_config(tmp_path, "rules: []\n")), "-o", str(target)])
-    out, err = proc.communicate(b"a: 1\n", timeout=60)
+    out, err = proc.communicate(MANIFEST, timeout=60)
     assert (proc.returncode, out, err) == (0, b"", b"")
-    assert target.read_bytes() == b"a: 1\n" and leftovers(tmp_path, "out.yaml") == []
+    assert target.read_bytes() == MANIFEST and leftovers(tmp_path, "out.yaml") == []
 
 
 def test_closed_pipe_is_quiet(tmp_path, big_input):
@@ -163,9 +164,9 @@ def test_output_file_mode_is_what_a_shell_redirect_gives(tmp_path, existing_mode
         target.chmod(existing_mode)
     config = write_config(tmp_path, "rules: []\n")
     proc = spawn(["-c", str(config), "-o", str(target)], preexec_fn=lambda: os.umask(0o022))
-    out, err = proc.communicate(b"kind: ConfigMap\n", timeout=60)
+    out, err = proc.communicate(MANIFEST, timeout=60)
     assert proc.returncode == 0, err
-    assert target.read_bytes() == b"kind: ConfigMap\n"
+    assert target.read_bytes() == MANIFEST
     assert target.stat().st_mode & 0o7777 == (0o644 if existing_mode is None else existing_mode)
 
 

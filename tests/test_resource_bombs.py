@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from postrender.engine import locate
+from postrender.engine import kube_yaml, locate
 from postrender.engine import stream
 from postrender.config.loader import load_config_text
 from postrender.pipeline import BATCH_BYTES, per_document, run_into, run_stream
@@ -131,10 +131,10 @@ def test_bomb_in_a_document_no_rule_parses_passes_through_unexpanded(tmp_path):
 def test_aliases_within_the_budget_are_expanded():
     text = laughs(4)  # 10**4 nodes: a generous real-world reuse
     (root,) = locate.parse(text)
-    assert len(locate.to_object(root)["spec"]["a4"]) == 10
+    assert len(kube_yaml.read(root)["spec"]["a4"]) == 10
     with pytest.raises(locate.YAMLSyntaxError, match="aliases expand"):
         (root,) = locate.parse(laughs(5))  # 111,110 nodes through aliases
-        locate.to_object(root)
+        kube_yaml.read(root)
 
 
 def test_bomb_in_the_config_file_is_a_config_error(tmp_path):
@@ -176,6 +176,7 @@ BATCHED = {
     "imagePullPolicy": "  - imagePullPolicy:\n      policy: Always\n",
     "registryRewrite": "  - registryRewrite:\n      mirrors:\n        - {from: docker.io, to: mirror.local}\n",
     "images": "  - images:\n      - {name: quay.io/argoproj/argocd, newTag: v9.9.9}\n",
+    "pinDigests": f"  - pinDigests:\n      lock: {Path(__file__).parent / 'data' / 'corpus.lock.yaml'}\n      onMissing: warn\n",
     "allowedRegistries": "  - allowedRegistries:\n      registries: [docker.io, quay.io, registry.k8s.io]\n      action: warn\n",
     "patch": ("  - patch:\n      strategicMerge: |\n        metadata:\n          labels:\n            batched: \"yes\"\n"
               "    target: {kind: Deployment}\n    expect: '>=1'\n"),

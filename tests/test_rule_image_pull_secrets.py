@@ -186,8 +186,9 @@ def test_config_errors(options, message):
 
 
 def test_new_key_goes_after_service_account_name_even_after_a_null_key():
-    """A `null:` key earlier in the pod spec must not be mistaken for the insertion anchor."""
-    data = (b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  null: 1\n  serviceAccountName: sa\n"
+    """A key named "null" earlier in the pod spec must not be mistaken for the insertion anchor.
+    (Quoted: a plain `null:` is a null key, which Kubernetes refuses; see test_kube_yaml.)"""
+    data = (b"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  \"null\": 1\n  serviceAccountName: sa\n"
             b"  automountServiceAccountToken: true\n  containers:\n  - name: c\n    image: x\n")
     out = run("rules:\n  - imagePullSecrets: {names: [regcred]}\n", data)
     assert out == data.replace(b"  serviceAccountName: sa\n",

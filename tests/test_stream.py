@@ -10,32 +10,34 @@ from postrender.engine.stream import parse_stream, split
 
 NO_RULES = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules: []\n", "test.yaml")
 
+# Every document a manifest (a document that is not one is refused: test_non_manifests.py).
+H = b"apiVersion: v1\nkind: ConfigMap\n"
 EDGE_CASES = {
     "empty": b"",
     "only-newline": b"\n",
     "first-doc-without-marker": b"apiVersion: v1\nkind: ConfigMap\n---\napiVersion: v1\nkind: Secret\n",
-    "document-end-markers": b"---\na: 1\n...\n---\nb: 2\n...\n",
-    "comment-after-end-marker": b"a: 1\n...\n# trailing comment\n",
-    "directive-after-end-marker": b"a: 1\n...\n%YAML 1.1\n---\nb: 2\n",
-    "comments-before-first": b"# header\n# more\n---\na: 1\n",
-    "comment-only-document": b"---\n# Source: chart/templates/empty.yaml\n---\na: 1\n",
-    "empty-documents": b"---\n---\n---\na: 1\n---\n",
-    "no-trailing-newline": b"---\na: 1\n---\nb: 2",
+    "document-end-markers": b"---\n" + H + b"a: 1\n...\n---\n" + H + b"b: 2\n...\n",
+    "comment-after-end-marker": H + b"a: 1\n...\n# trailing comment\n",
+    "directive-after-end-marker": H + b"a: 1\n...\n%YAML 1.1\n---\n" + H + b"b: 2\n",
+    "comments-before-first": b"# header\n# more\n---\n" + H + b"a: 1\n",
+    "comment-only-document": b"---\n# Source: chart/templates/empty.yaml\n---\n" + H + b"a: 1\n",
+    "empty-documents": b"---\n---\n---\n" + H + b"a: 1\n---\n",
+    "no-trailing-newline": b"---\n" + H + b"a: 1\n---\n" + H + b"b: 2",
     "crlf": b"---\r\napiVersion: v1\r\nkind: ConfigMap\r\ndata:\r\n  a: \"on\"\r\n",
     "bom": b"\xef\xbb\xbf---\napiVersion: v1\nkind: ConfigMap\n",
-    "tabs-in-block-scalar": b"data:\n  script: |\n    if x; then\n    \techo hi\n    fi\n",
-    "long-line": b"data:\n  x: " + b"y" * 100_000 + b"\n",
-    "non-ascii": "metadata:\n  annotations:\n    note: \"caf\u00e9 \u2013 \u21d2 \u201cq\u201d\"\n".encode(),
-    "flow-and-block": b"a: {b: [1, 2], c: {d: e}}\nf:\n- g\n-   h: i\n",
-    "anchors-and-merge": b"base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\nref: *b\n",
-    "plain-equals": b"enum: ['!=', =, =~, '!~']\n",
+    "tabs-in-block-scalar": H + b"data:\n  script: |\n    if x; then\n    \techo hi\n    fi\n",
+    "long-line": H + b"data:\n  x: " + b"y" * 100_000 + b"\n",
+    "non-ascii": H + "metadata:\n  annotations:\n    note: \"caf\u00e9 \u2013 \u21d2 \u201cq\u201d\"\n".encode(),
+    "flow-and-block": H + b"a: {b: [1, 2], c: {d: e}}\nf:\n- g\n-   h: i\n",
+    "anchors-and-merge": H + b"base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\nref: *b\n",
+    "plain-equals": H + b"enum: ['!=', =, =~, '!~']\n",
     "json-document": b'{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}}\n',
     "list-kind": b"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n",
-    "yaml11-quoted": b"a: \"yes\"\nb: 'no'\nc: 'Off'\nd: \"0755\"\ne: \"9402\"\nf: 12345678901234567890123\n",
-    "marker-with-content": b"--- {a: 1}\n--- |\n  text\n",
-    "dashes-in-block-scalar-indented": b"a: |\n  ---\n  not a marker\n",
-    "duplicate-keys": b"a: 1\na: 2\n",
-    "helm4-annotation": b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: chart/templates/x.yaml\n",
+    "yaml11-quoted": H + b"a: \"yes\"\nb: 'no'\nc: 'Off'\nd: \"0755\"\ne: \"9402\"\nf: 12345678901234567890123\n",
+    "marker-with-content": b"--- {apiVersion: v1, kind: ConfigMap}\n--- {apiVersion: v1, kind: Secret}\n",
+    "dashes-in-block-scalar-indented": H + b"a: |\n  ---\n  not a marker\n",
+    "duplicate-keys": H + b"a: 1\na: 2\n",
+    "helm4-annotation": H + b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: chart/templates/x.yaml\n",
 }
 
 

@@ -247,6 +247,7 @@ def _compose(text: str, source: str) -> Located:
     import yaml
     from yaml.error import MarkedYAMLError
 
+    from postrender.engine import kube_yaml as _kube
     from postrender.engine import locate as _loc
 
     try:
@@ -279,7 +280,7 @@ def _compose(text: str, source: str) -> Located:
         if isinstance(n, yaml.MappingNode):
             out = {}
             for k, v in n.value:
-                key = str(build(k, path + ("<key>",)))
+                key = _kube.key_string(build(k, path + ("<key>",))) if isinstance(k, yaml.ScalarNode) else str(build(k, path + ("<key>",)))
                 if key in out:
                     raise ConfigError(f"{source}:{k.start_mark.line + 1}:{k.start_mark.column + 1}: duplicate key {key!r}")
                 positions[path + (key,)] = (k.start_mark.line, k.start_mark.column)
@@ -287,8 +288,8 @@ def _compose(text: str, source: str) -> Located:
             return out
         if isinstance(n, yaml.SequenceNode):
             return [build(v, path + (i,)) for i, v in enumerate(n.value)]
-        if not n.style:  # plain scalars resolve as in manifests (YAML 1.1, like Kubernetes)
-            return _loc.resolve_plain(n.value)
+        if not n.style:  # plain scalars resolve as in manifests and Helm values (go-yaml v2)
+            return _kube.resolve_plain(n.value)
         return n.value
 
     return Located(None if node is None else build(node, ()), positions)

@@ -20,8 +20,10 @@ error, never a silently changed manifest.
 
 from __future__ import annotations
 
-from postrender.engine import locate
-from postrender.errors import InputError, PostrenderError
+import re
+
+from postrender.engine import kube_yaml, locate
+from postrender.errors import InputError
 from postrender.engine.layout import Layout, block_scalar, emit_node_text, emit_sequence, emit_value, guess_layout
 from postrender.engine.scalars import format_scalar, json_flow, strict_equal
 
@@ -32,10 +34,16 @@ class Unsafe(Exception):
 
 # ---- the splicer ---------------------------------------------------------------------------
 
+_BREAK_CHARS = "\n\r\x85\u2028\u2029"
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
 class Splicer:
     def __init__(self, text: str, layout: Layout):
         self.text = text
         self.layout = layout
+        # Line breaks other than LF (a lone CR, NEL, LS, PS): YAML ends lines there too.
+        self.odd_breaks = any(c in text for c in "\x85\u2028\u2029") or text.count("\r") != text.count("\r\n")
         self.edits: list[tuple[int, int, int, str]] = []
 
     def replace(self, start: int, end: int, new: str) -> None:
@@ -55,14 +63,23 @@ class Splicer:
 
     # helpers over the original text
     def line_start(self, i: int) -> int:
-        return self.text.rfind("\n", 0, i) + 1
+        """Start of the line that holds position i (YAML's line breaks: LF, CR, NEL, LS, PS)."""
+        text = self.text
+        return max(text.rfind("\n", 0, i), text.rfind("\r", 0, i), text.rfind("\x85", 0, i),
+                   text.rfind("\u2028", 0, i), text.rfind("\u2029", 0, i)) + 1 if self.odd_breaks else text.rfind("\n", 0, i) + 1
 
     def after_line(self, i: int) -> int:
         """Index just past the line that holds position i-1 (the end of a node)."""
-        if i > 0 and self.text[i - 1] == "\n":
+        text = self.text
+        if not self.odd_breaks:
+            if i > 0 and text[i - 1] == "\n":
+                return i
+            j = text.find("\n", i)
+            return len(text) if j < 0 else j + 1
+        if i > 0 and text[i - 1] in _BREAK_CHARS and not (text[i - 1] == "\r" and text[i:i + 1] == "\n"):
             return i
-        j = self.text.find("\n", i)
-        return len(self.text) if j < 0 else j + 1
+        m = _LINE_BREAK.search(text, i)
+        return len(text) if m is None else m.end()
 
     def only_spaces_before(self, i: int) -> bool:
         return self.text[self.line_start(i):i].strip(" ") == ""
@@ -74,26 +91,56 @@ class Splicer:
         return self.nl().join(lines)
 
 
-def _own_pairs(node: locate.Mapping):
-    """key -> list of (key_node, value_node) written in this mapping, merge keys aside."""
-    own: dict = {}
-    merged: dict = {}
+class Refused(Exception):
+    """This change cannot be written so that Kubernetes reads it: refuse the input (exit 3)."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.line = line  # 0-based, in the document
+
+
+def _setters(node: locate.Mapping):
+    """key -> the pairs that assign it, in document order, as Kubernetes applies them.
+
+    An own pair is ``(key_node, value_node, None)``; a merge key is ``(key_node, value_node,
+    contribution)`` for every key its sources assign.  The last setter of a key is its value
+    (go-yaml v2 applies pairs in order: a key written before ``<<`` is overridden by it).
+    """
+    setters: dict = {}
     for key_node, value_node in node.pairs:
-        if locate.is_merge_key(key_node):
-            for source in locate._merge_sources(value_node):
-                for k, v in locate.to_object(source).items():
-                    merged.setdefault(k, v)
+        if kube_yaml.is_merge_key(key_node):
+            contribution = kube_yaml.merge_contribution(value_node)
+            for k in contribution:
+                setters.setdefault(k, []).append((key_node, value_node, contribution))
             continue
-        own.setdefault(locate.mapping_key(key_node), []).append((key_node, value_node))
-    return own, merged
+        setters.setdefault(kube_yaml.mapping_key(key_node), []).append((key_node, value_node, None))
+    return setters
 
 
 _UNBUILT = object()
 
 
+def _alias_targets(root) -> set[int]:
+    """ids of the nodes some alias refers to (anchors no alias uses are only labels)."""
+    targets: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node.kind == "alias":
+            targets.add(id(node.target))
+        elif node.kind == "mapping":
+            for key, value in node.pairs:
+                stack.extend((key, value))
+        elif node.kind == "sequence":
+            stack.extend(node.items)
+    return targets
+
+
 class Differ:
-    def __init__(self, sp: Splicer):
+    def __init__(self, sp: Splicer, root=None):
         self.sp = sp
+        self.shared = _alias_targets(root)
+        self.changed_shared: set[int] = set()  # anchored nodes, aliased elsewhere, edited here
 
     def diff(self, node, new, indent: int, flow: bool, key_node=None, old=_UNBUILT) -> None:
         """Edits turning node's text into ``new``; ``old`` is node's data when the caller already
@@ -101,12 +148,22 @@ class Differ:
         if node is None:
             raise Unsafe("empty document")
         if old is _UNBUILT:
-            old = locate.to_object(node)
+            old = kube_yaml.read(node)
         if strict_equal(old, new):
             return
-        if node.kind == "alias" or node.anchor:
-            raise Unsafe("change under an anchor or alias")
-        if node.kind in ("mapping", "sequence") and node.flow and not old and new and not flow:
+        if node.kind == "alias":
+            # This place gets its own (new) value; the anchor and its other aliases keep theirs.
+            self.replace_node(node, new, indent, flow, key_node)
+            return
+        if id(node) in self.shared:
+            # Edited where it is anchored: its aliases must keep the old value (see unshare()).
+            self.changed_shared.add(id(node))
+        if node.kind in ("mapping", "sequence") and not (node.pairs if node.kind == "mapping" else node.items):
+            # An empty collection that gains items: ``key: []`` becomes block text in the
+            # document's style, as a person would write it, not ``[{"name": "x"}]``; inside a
+            # flow collection, ``{}`` becomes flow text and nothing around it changes.
+            self.replace_node(node, new, indent, flow, key_node)
+        elif node.kind in ("mapping", "sequence") and node.flow and not old and new and not flow:
             # An empty flow collection (``key: []``) that gains items becomes block text in the
             # document's style, as a person would write it, not ``[{"name": "x"}]``.
             self.replace_node(node, new, indent, False, key_node)
@@ -135,8 +192,9 @@ class Differ:
         if not isinstance(new, (dict, list)):
             self._replace_inline(node, self.scalar_text(new, None, indent, False), key_node)
             return
-        # A block collection replaces the node.
-        if node.kind in ("mapping", "sequence") and not node.flow:
+        # A block collection replaces the node (one without an anchor or tag: those put the
+        # node's start on the properties, not on its first entry).
+        if node.kind in ("mapping", "sequence") and not node.flow and not (node.anchor or node.tag):
             col = node.col
             sp.replace(node.start, node.end, emit_node_text(new, col, sp.layout))
             return
@@ -178,37 +236,45 @@ class Differ:
 
     # -- mappings
     def mapping(self, node: locate.Mapping, old: dict, new: dict, flow: bool) -> None:
-        own, merged = _own_pairs(node)
-        if own and not merged and not node.flow and not any(key in new for key in own):
+        setters = _setters(node)
+        merges = [(k, v) for k, v in node.pairs if kube_yaml.is_merge_key(k)]
+        if setters and not merges and not node.flow and not any(key in new for key in setters):
             # Every key replaced (a patch swapping a whole labels map): emit the new mapping in
             # place.  Deleting key by key would empty the mapping first, which only the
             # whole-document fallback can do, and it re-indents unrelated lines.
             self.replace_node(node, new, node.col, False, None)
             return
         flow = flow or node.flow
-        for key, occurrences in own.items():
-            if key not in new:
-                for key_node, value_node in occurrences:
-                    self.delete_pair(node, key_node, value_node, flow)
+        for key, assigned in setters.items():
+            if key in new:
+                continue
+            merged = [pair for pair in assigned if pair[2] is not None]
+            if merged:
+                raise Refused(f"the key {key!r} to remove comes from the merge key '<<' on line"
+                              f" {merged[-1][0].line + 1}; write the merged keys out to remove one", merged[-1][0].line)
+            for key_node, value_node, _ in assigned:
+                self.delete_pair(node, key_node, value_node, flow)
         new_keys = list(new)
         for i, key in enumerate(new_keys):
             value = new[key]
-            if key in own:
-                key_node, value_node = own[key][-1]
-                self.diff(value_node, value, key_node.col, flow, key_node, old[key])
+            if key in setters:
+                if strict_equal(old[key], value):
+                    continue
+                key_node, value_node, merged = setters[key][-1]
+                if merged is None:
+                    self.diff(value_node, value, key_node.col, flow, key_node, old[key])
+                else:
+                    # The value comes from a merge: a key of its own after the last '<<' wins.
+                    self.insert_pair(node, key, value, merges[-1], flow)
                 continue
-            if key in merged and strict_equal(merged[key], value):
-                continue
-            # New (or overriding a merged) key: after the nearest preceding key that exists.
+            # A new key: after the nearest preceding key written in this mapping.
             anchor = None
             for prev in reversed(new_keys[:i]):
-                if prev in own:
-                    anchor = own[prev][-1]
+                own = [pair for pair in setters.get(prev, ()) if pair[2] is None]
+                if own:
+                    anchor = own[-1][:2]
                     break
             self.insert_pair(node, key, value, anchor, flow)
-        for key in merged:
-            if key not in new and key not in own:
-                raise Unsafe("removing a key that comes from a merge key")
 
     def insert_pair(self, node, key, value, after, flow: bool) -> None:
         sp = self.sp
@@ -363,21 +429,106 @@ def _align(old: list, new: list) -> list[tuple[int, int]] | None:
     return pairs or None
 
 
-def splice(doc) -> str:
-    root = doc.root
-    layout = guess_layout(root, doc.text)
-    sp = Splicer(doc.text, layout)
-    Differ(sp).diff(root, doc.obj, 0, False)
+def splice(text: str, root, new) -> str:
+    """``text`` (whose parse is ``root``) with the smallest edits that make it read as ``new``."""
+    sp = Splicer(text, guess_layout(root, text))
+    differ = Differ(sp, root)
+    differ.diff(root, new, 0, False)
+    if differ.changed_shared:
+        _Unsharer(sp, differ.changed_shared).walk(root, 0, False)
+    return sp.apply()
+
+
+class _Unsharer:
+    """After an anchored node was edited in place: every alias of it that was not rewritten
+    anyway gets its old value written out, and every mapping that merges it (``<<: *x``) is
+    written out whole, so only the edited place changes meaning, as kubectl patch would edit
+    the decoded object."""
+
+    def __init__(self, sp: Splicer, changed: set[int]):
+        self.differ = Differ(sp)
+        self.changed = changed
+        self.edited = [(start, end) for start, end, _, _ in sp.edits]
+
+    def _untouched(self, node) -> bool:
+        return not any(start < node.end and node.start < end for start, end in self.edited)
+
+    def walk(self, node, indent: int, flow: bool, key_node=None) -> None:
+        if node.kind == "alias":
+            if id(node.target) in self.changed and self._untouched(node):
+                self.differ.replace_node(node, kube_yaml.read(node), indent, flow, key_node)
+        elif node.kind == "mapping":
+            merges = [v for k, v in node.pairs if kube_yaml.is_merge_key(k)]
+            if any(self._merges_changed(v) for v in merges):
+                if not self._untouched(node):
+                    raise Unsafe("a mapping merges an edited anchor and is edited itself")
+                self.differ.replace_node(node, kube_yaml.read(node), indent, flow, key_node)
+                return
+            for k, v in node.pairs:
+                if k.kind == "alias" and id(k.target) in self.changed:
+                    raise Unsafe("an edited anchor is used as a key")
+                self.walk(v, k.col, flow or node.flow, k)
+        elif node.kind == "sequence":
+            for item in node.items:
+                self.walk(item, indent if (flow or node.flow) else item.col, flow or node.flow)
+
+    def _merges_changed(self, value) -> bool:
+        sources = value.items if value.kind == "sequence" else [value]
+        return any(s.kind == "alias" and id(s.target) in self.changed for s in sources)
+
+
+class _Expander(Differ):
+    """Writes every alias (and every mapping with a merge key) out as the data it stands for, so
+    that no node is shared and each place can be edited on its own, as kubectl patch edits the
+    decoded object.  The meaning of the document is unchanged (the caller checks that)."""
+
+    def expand(self, node, indent: int, flow: bool, key_node=None) -> None:
+        if node.kind == "alias":
+            self.replace_node(node, kube_yaml.read(node), indent, flow, key_node)
+        elif node.kind == "mapping":
+            if any(kube_yaml.is_merge_key(k) for k, _ in node.pairs):
+                self.replace_node(node, kube_yaml.read(node), indent, flow, key_node)
+                return
+            for k, v in node.pairs:
+                if k.kind != "scalar":
+                    raise Unsafe("a key that is an alias or a collection")
+                self.expand(v, k.col, flow or node.flow, k)
+        elif node.kind == "sequence":
+            for item in node.items:
+                self.expand(item, indent if (flow or node.flow) else item.col, flow or node.flow)
+
+
+def expand_aliases(text: str, root) -> str:
+    sp = Splicer(text, guess_layout(root, text))
+    _Expander(sp, None).expand(root, 0, False)
     return sp.apply()
 
 
 def render_document(doc) -> str:
-    """New text for a changed document: spliced if possible, re-emitted otherwise; verified."""
+    """New text for a changed document: spliced if possible, re-emitted otherwise; verified.
+
+    Every result is read back the way Kubernetes reads it (:mod:`kube_yaml`) and compared with
+    the intended data before it is used: a splice that Kubernetes would read differently is
+    never written.
+    """
     new = doc.obj
     try:
-        text = splice(doc)
-        if _reads_as(text, new):
-            return text
+        try:
+            text = splice(doc.text, doc.root, new)
+            if _reads_as(text, new, doc.bom_ok):
+                return text
+        except Unsafe:
+            pass
+        if _alias_targets(doc.root):
+            # Anchors and aliases in the way: write every alias out (same meaning, checked),
+            # then edit each place on its own, as kubectl would edit the decoded object.
+            expanded = expand_aliases(doc.text, doc.root)
+            if _reads_as(expanded, doc.original_obj(), doc.bom_ok):
+                text = splice(expanded, locate.parse_document(expanded, doc.bom_ok)[0], new)
+                if _reads_as(text, new, doc.bom_ok):
+                    return text
+    except Refused as exc:
+        raise InputError(f"{doc.where(doc.stream_line(exc.line))}: {exc}") from None
     except Unsafe:
         pass
     duplicate = _duplicate_key(doc.root)
@@ -404,10 +555,11 @@ def render_document(doc) -> str:
             f"{doc.where()}: the changes to this document cannot be spliced into its text and the YAML"
             f" writer that would re-write it cannot read it ({problem}); write this document in plainer YAML"
         ) from None
-    if not _reads_as(text, new):
-        raise PostrenderError(
-            f"internal error: could not write the changes to {doc.where()} without changing other values;"
-            " please report this with the input document"
+    if not _reads_as(text, new, doc.bom_ok):
+        raise InputError(
+            f"{doc.where()}: the changes to this document cannot be written so that Kubernetes reads exactly"
+            " them (its YAML anchors, aliases or merge keys are in the way); write those values out, or report"
+            " this with the document if it has none"
         )
     return text
 
@@ -420,21 +572,23 @@ def _duplicate_key(root) -> tuple[object, int] | None:
         if node.kind == "mapping":
             seen = set()
             for key_node, value_node in node.pairs:
-                if key_node.kind == "scalar" and not locate.is_merge_key(key_node):
-                    if key_node.value in seen:
-                        return key_node.value, key_node.line
-                    seen.add(key_node.value)
+                if key_node.kind == "scalar" and not kube_yaml.is_merge_key(key_node):
+                    key = kube_yaml.mapping_key(key_node)
+                    if key in seen:
+                        return key, key_node.line
+                    seen.add(key)
                 stack.append(value_node)
         elif node.kind == "sequence":
             stack.extend(node.items)
     return None
 
 
-def _reads_as(text: str, expected) -> bool:
+def _reads_as(text: str, expected, bom_ok: bool = False) -> bool:
+    """Whether Kubernetes reads ``text`` as exactly ``expected`` (the self-check)."""
     try:
-        roots = locate.parse(text)
+        roots = locate.parse_document(text, bom_ok)
+        if len(roots) != 1:
+            return False
+        return strict_equal(kube_yaml.read(roots[0]), expected)
     except locate.YAMLSyntaxError:
         return False
-    if len(roots) != 1:
-        return False
-    return strict_equal(locate.to_object(roots[0]), expected)

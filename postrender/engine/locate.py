@@ -8,8 +8,9 @@ going through ruamel's Python composer, which is the slow part we are avoiding. 
 characters of the decoded text, so documents are handled as ``str`` and offsets are ``str``
 indices.
 
-Values are resolved the way Kubernetes reads YAML (go-yaml v2, YAML 1.1): ``yes``/``on``/``y``
-are booleans, ``0755`` is octal, ``=`` is a plain string, timestamps stay strings.
+This module is syntax only: nodes with their text, style, tag and position.  What the nodes
+*mean* (booleans, numbers, merge keys, tags) is :mod:`postrender.engine.kube_yaml`: what
+Kubernetes reads.
 """
 
 from __future__ import annotations
@@ -26,14 +27,6 @@ from yaml.reader import ReaderError
 # ("exceeded maximum nesting depth") while scanning, before any Python object exists, so a
 # 10,000-deep document costs a scan and not a recursion; this is the guard for our own tree.
 MAX_DEPTH = 1000
-# "Billion laughs" guard: nodes *produced by expanding aliases* (and merge keys that name an
-# anchor), per document.  Counting nodes rather than alias events matters: 50,000 aliases of
-# one 50,000-item list are few events but 2.5e9 nodes.  Real manifests reuse an anchor a few
-# times; 100,000 expanded nodes is ~10-20 MB of Python objects and well under a second.
-MAX_ALIAS_EXPANSION = 100_000
-
-STR = "tag:yaml.org,2002:str"
-
 
 class YAMLSyntaxError(Exception):
     def __init__(self, problem: str, line: int, column: int):
@@ -117,6 +110,81 @@ def validate(text: str) -> None:
         raise reader_error(exc, text) from None
 
 
+# kubectl cuts the stream at '---' lines and go-yaml skips a byte-order mark at the start of
+# each piece, so a BOM right after a document's '---' line can be nothing (libyaml would count
+# it as a character of the first line and misread the indentation).  Whether that '---' line
+# starts a piece is the stream's business (``stream.DocumentReader`` works it out).
+_BOM_AFTER_MARKER = re.compile("^---[ \t]*(?:#[^\n]*)?\r?\n(\ufeff)", re.MULTILINE)
+_LINE_START_BOM = re.compile("^\ufeff", re.MULTILINE)
+
+
+def _ignored_bom(text: str, bom_ok: bool) -> int:
+    """Index of the BOM kubectl skips (right after the document's '---' line, when that line
+    starts a piece: ``bom_ok``), or -1.
+
+    Anywhere else go-yaml reads a BOM as a character of the text (``\ufeffapiVersion`` is a
+    key), while libyaml skips one that starts a line: where that changes the reading (at the
+    start of a line), the document is refused rather than read the wrong way.
+    """
+    if "\ufeff" not in text:
+        return -1
+    m = _BOM_AFTER_MARKER.search(text) if bom_ok else None
+    ignored = m.start(1) if m else -1
+    for other in _LINE_START_BOM.finditer(text):
+        if other.start() != ignored:
+            line = text.count("\n", 0, other.start())
+            raise YAMLSyntaxError(
+                "a byte-order mark (U+FEFF) starts this line where kubectl reads it as a character of the"
+                " text (other YAML readers skip it); remove it", line, 0)
+    return ignored
+
+
+_LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
+
+
+def _reading_text(text: str, bom_ok: bool) -> tuple[str, int]:
+    """The text libyaml must parse to read what go-yaml reads, and the index of a BOM taken out
+    (-1 for none).  go-yaml ends the input with a line break when it has none (a block scalar on
+    the last line keeps its final newline: ``x: |`` + ``abc`` at the end is ``"abc\n"``); libyaml
+    does not, so one is added (after the text: no position moves)."""
+    bom = _ignored_bom(text, bom_ok)
+    if bom >= 0:
+        text = text[:bom] + text[bom + 1:]
+    if text and not text.endswith(_LINE_BREAKS):
+        text += "\n"
+    return text, bom
+
+
+def validate_document(text: str, bom_ok: bool = False) -> None:
+    """:func:`validate` for the text of one document of a stream, read as kubectl reads it."""
+    validate(_reading_text(text, bom_ok)[0])
+
+
+def parse_document(text: str, bom_ok: bool = False) -> list[Node | None]:
+    """:func:`parse` for the text of one document of a stream, read as kubectl reads it; node
+    positions index ``text`` itself."""
+    reading, bom = _reading_text(text, bom_ok)
+    roots = parse(reading)
+    if bom < 0 and len(reading) == len(text):
+        return roots
+    limit = len(text)
+    stack = [r for r in roots if r is not None]
+    while stack:
+        node = stack.pop()
+        if bom >= 0:
+            if node.start >= bom:
+                node.start += 1
+            if node.end >= bom:
+                node.end += 1
+        node.start, node.end = min(node.start, limit), min(node.end, limit)
+        if node.kind == "mapping":
+            for key, value in node.pairs:
+                stack.extend((key, value))
+        elif node.kind == "sequence":
+            stack.extend(node.items)
+    return roots
+
+
 def parse(text: str) -> list[Node | None]:
     """Return the root node of each YAML document in text (None for an empty document)."""
     parser = _cyaml.CParser(text)
@@ -136,11 +204,11 @@ def parse(text: str) -> list[Node | None]:
             if t is ScalarEvent:
                 m = ev.start_mark
                 node = Scalar_(ev.value, ev.style or None, m.index, ev.end_mark.index, m.line, m.column, ev.anchor,
-                               None if ev.tag == "!" else ev.tag)
+                               ev.tag)
             elif t is MappingStartEvent or t is SequenceStartEvent:
                 m = ev.start_mark
                 cls = Mapping_ if t is MappingStartEvent else Sequence_
-                node = cls(m.index, m.line, m.column, ev.anchor, None if ev.tag == "!" else ev.tag, bool(ev.flow_style))
+                node = cls(m.index, m.line, m.column, ev.anchor, ev.tag, bool(ev.flow_style))
                 if len(stack) >= MAX_DEPTH:
                     raise YAMLSyntaxError(f"nesting deeper than {MAX_DEPTH} levels", m.line, m.column)
             elif isinstance(ev, CollectionEndEvent):
@@ -196,180 +264,6 @@ def _attach(node, stack, keys, roots):
     else:
         parent.pairs.append((keys[-1], node))
         keys[-1] = None
-
-
-# ---- YAML 1.1 resolution, as go-yaml v2 (and so Kubernetes) reads plain scalars -------------
-
-_BOOL = {
-    **dict.fromkeys("y Y yes Yes YES on On ON true True TRUE".split(), True),
-    **dict.fromkeys("n N no No NO off Off OFF false False FALSE".split(), False),
-}
-_NULL = {"", "~", "null", "Null", "NULL"}
-_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
-    |[-+]?0[0-7_]+
-    |[-+]?(?:0|[1-9][0-9_]*)
-    |[-+]?0x[0-9a-fA-F_]+
-    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$""", re.X)
-_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X)
-
-
-def _int(text: str) -> int:
-    s = text.replace("_", "")
-    sign = -1 if s.startswith("-") else 1
-    s = s.lstrip("+-")
-    if s == "0":
-        return 0
-    if s.startswith("0b"):
-        return sign * int(s[2:], 2)
-    if s.startswith("0x"):
-        return sign * int(s[2:], 16)
-    if ":" in s:
-        value = 0
-        for part in s.split(":"):
-            value = value * 60 + int(part)
-        return sign * value
-    if s.startswith("0"):
-        return sign * int(s, 8)
-    return sign * int(s)
-
-
-def _float(text: str) -> float:
-    s = text.replace("_", "").lower()
-    if s in (".nan",):
-        return float("nan")
-    if s.endswith(".inf"):
-        return float("-inf") if s.startswith("-") else float("inf")
-    if ":" in s:
-        sign = -1 if s.startswith("-") else 1
-        value = 0.0
-        for part in s.lstrip("+-").split(":"):
-            value = value * 60 + float(part)
-        return sign * value
-    return float(s)
-
-
-def resolve_plain(text: str):
-    """The value of a plain (unquoted) scalar under YAML 1.1."""
-    if text in _NULL:
-        return None
-    b = _BOOL.get(text)
-    if b is not None:
-        return b
-    c = text[0]
-    if c in "0123456789+-.":
-        if _INT.match(text):
-            return _int(text)
-        if _FLOAT.match(text):
-            return _float(text)
-    return text
-
-
-def scalar_value(node: Scalar):
-    tag = node.tag
-    if tag is None:
-        return resolve_plain(node.value) if node.style is None else node.value
-    if tag == STR:
-        return node.value
-    if tag == "tag:yaml.org,2002:int":
-        return _int(node.value)
-    if tag == "tag:yaml.org,2002:float":
-        return _float(node.value)
-    if tag == "tag:yaml.org,2002:bool":
-        return _BOOL.get(node.value, node.value)
-    if tag == "tag:yaml.org,2002:null":
-        return None
-    # Unknown or local tags (and !!binary, !!timestamp): Kubernetes sees the text.
-    return node.value
-
-
-def is_merge_key(node: Node) -> bool:
-    return node.kind == "scalar" and node.value == "<<" and node.style is None and node.tag is None
-
-
-class _Budget:
-    __slots__ = ("left", "alias")
-
-    def __init__(self):
-        self.left = MAX_ALIAS_EXPANSION
-        self.alias: Node | None = None  # the alias being expanded, named in the error
-
-
-def to_object(node: Node | None, _budget: _Budget | None = None):
-    """Plain Python data (dict/list/str/int/float/bool/None) for a node, merges and aliases applied."""
-    if node is None:
-        return None
-    return _build(node, _budget or _Budget(), False)
-
-
-def _expand(alias: Node, target: Node, budget: _Budget, expanding: bool):
-    if not expanding:
-        budget.alias = alias
-    return _build(target, budget, True)
-
-
-def _build(node: Node, budget: _Budget, expanding: bool):
-    if expanding:
-        budget.left -= 1
-        if budget.left < 0:
-            alias = budget.alias or node
-            raise YAMLSyntaxError(
-                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (a 'billion laughs' document?);"
-                " write the repeated values out", alias.line, alias.col)
-    kind = node.kind
-    if kind == "alias":
-        return _expand(node, node.target, budget, expanding)
-    if kind == "scalar":
-        return scalar_value(node)
-    if kind == "sequence":
-        return [_build(item, budget, expanding) for item in node.items]
-    result = {}
-    merged = {}
-    for key_node, value_node in node.pairs:
-        if is_merge_key(key_node):
-            for source, via_alias in _merge_sources_via(value_node):
-                built = _expand(source[1], source[0], budget, expanding) if via_alias else _build(source[0], budget, expanding)
-                for k, v in built.items():
-                    merged.setdefault(k, v)
-            continue
-        result[mapping_key(key_node)] = _build(value_node, budget, expanding)
-    if merged:
-        merged.update(result)
-        return merged
-    return result
-
-
-def mapping_key(key_node: Node):
-    """Keys are compared as the text written (``on:`` stays the key "on"), never re-typed."""
-    if key_node.kind == "scalar":
-        return key_node.value
-    if key_node.kind == "alias" and key_node.target.kind == "scalar":
-        return key_node.target.value
-    return str(to_object(key_node))
-
-
-def _merge_sources(value_node: Node) -> list[Node]:
-    return [source for (source, _named_by), _via in _merge_sources_via(value_node)]
-
-
-def _merge_sources_via(value_node: Node) -> list[tuple[tuple[Node, Node], bool]]:
-    """((mapping, the node naming it), reached through an alias) for each source of a merge key."""
-    via = value_node.kind == "alias"
-    target = value_node.target if via else value_node
-    if target.kind == "mapping":
-        return [((target, value_node), via)]
-    if target.kind == "sequence":
-        out = []
-        for item in target.items:
-            mapping = item.target if item.kind == "alias" else item
-            if mapping.kind == "mapping":
-                out.append(((mapping, item if item.kind == "alias" else value_node), via or item.kind == "alias"))
-        return out
-    raise YAMLSyntaxError("a merge key '<<' needs a mapping or a list of mappings", value_node.line, value_node.col)
 
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * MAX_DEPTH + 500))

@@ -137,7 +137,7 @@ def redact_secret_values(before: str, after: str) -> tuple[str, str]:
 
 
 def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:
-    from postrender.engine import locate
+    from postrender.engine import kube_yaml, locate
     from postrender.engine.stream import split
 
     out = []
@@ -154,7 +154,7 @@ def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:
         for resource in _secret_nodes(roots[0] if roots else None):
             meta = _child(resource, "metadata")
             ident = tuple(
-                locate.to_object(n) if n is not None else None
+                kube_yaml.read(n) if n is not None else None
                 for n in (_child(meta, "namespace") if meta else None, _child(meta, "name") if meta else None)
             )
             for field_name in ("data", "stringData"):
@@ -162,8 +162,8 @@ def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:
                 if values is None or values.kind != "mapping":
                     continue
                 for key_node, value_node in values.pairs:
-                    key = (ident, field_name, locate.to_object(key_node))
-                    value = locate.to_object(value_node)
+                    key = (ident, field_name, kube_yaml.read(key_node))
+                    value = kube_yaml.read(value_node)
                     seen[key] = value
                     changed = compare is not None and compare.get(key, object()) != value
                     spans.append((value_node, REDACTED_CHANGED if changed else REDACTED))
@@ -184,22 +184,28 @@ def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:
 def _child(node, key: str):
     if node is None or node.kind != "mapping":
         return None
+    from postrender.engine import kube_yaml
+
     found = None
     for key_node, value_node in node.pairs:
-        if key_node.kind == "scalar" and key_node.value == key:
+        if key_node.kind == "scalar" and not kube_yaml.is_merge_key(key_node) and kube_yaml.mapping_key(key_node) == key:
             found = value_node
     return found
 
 
 def _secret_nodes(root):
-    """Mapping nodes of kind Secret: the document itself or the items of a List."""
+    """Mapping nodes of kind Secret: the document itself or the items of a list (any object with
+    an ``items`` key, as Kubernetes reads it)."""
+    from postrender.engine import kube_yaml
+
     if root is None or root.kind != "mapping":
         return []
-    kind = _child(root, "kind")
-    kind = kind.value if kind is not None and kind.kind == "scalar" else None
-    if kind == "Secret":
-        return [root]
     items = _child(root, "items")
-    if isinstance(kind, str) and kind.endswith("List") and items is not None and items.kind == "sequence":
+    if items is not None:
+        if items.kind != "sequence":
+            return []
         return [item for item in items.items if item.kind == "mapping" and _secret_nodes(item) == [item]]
+    kind = _child(root, "kind")
+    if kind is not None and kind.kind == "scalar" and kube_yaml.scalar_value(kind) == "Secret":
+        return [root]
     return []

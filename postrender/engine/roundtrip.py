@@ -16,12 +16,14 @@ from postrender.engine.scalars import plain_ok, strict_equal
 
 
 def _quote_new(value):
+    """New data for ruamel to write: every string Kubernetes would read as something else when
+    plain (``y``, ``on``, ``0o17``, ``-.5``), keys included, marked double-quoted."""
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     if isinstance(value, str) and not plain_ok(value) and "\n" not in value:
         return DoubleQuotedScalarString(value)
     if isinstance(value, dict):
-        return {k: _quote_new(v) for k, v in value.items()}
+        return {_quote_new(k): _quote_new(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_quote_new(v) for v in value]
     return value
@@ -69,7 +71,7 @@ def _sync(current, new, old=_MISSING, shared: set[int] = frozenset()):
             if key in current:
                 current[key] = _sync(current[key], value, old_map.get(key, _MISSING), shared)
             else:
-                current[key] = _quote_new(value)
+                current[_quote_new(key)] = _quote_new(value)
         # Keep the new order for keys that were added (ruamel appends them).
         return current
     if isinstance(current, CommentedSeq) and isinstance(new, list) and len(current) == len(new):

@@ -1,7 +1,10 @@
-"""Writing new scalars so Kubernetes (YAML 1.1) and YAML 1.2 readers both read what we meant.
+"""Writing new scalars so Kubernetes reads what we meant (and other readers do too).
 
-A *new* string that looks like a boolean (``yes``, ``on``, ``y``), a number (``0755``, ``1e3``,
-``12:30``), a null (``~``) or anything with YAML indicators is quoted; everything else is plain.
+A *new* string is written plain only when Kubernetes reads that plain text as the same string
+(:func:`postrender.engine.kube_yaml.plain_reads_as_itself`: ``-.5``, ``0X1F``, ``0o17``, ``y``
+are not strings to it) and, to be safe with the YAML 1.1 and 1.2 readers people also use on
+manifests (yq, PyYAML, ruamel), none of them reads it as a boolean, number or null either
+(``12:30`` is a string to Kubernetes and a number to YAML 1.1).  Anything else is quoted.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ import json
 import math
 import re
 
-from postrender.engine import locate
+from postrender.engine import kube_yaml
 
 # Conservative: plain only for text made of characters that never start or end a YAML token;
 # anything else is quoted, which is always correct.
 _PLAIN_SAFE = re.compile(r"^(?:[A-Za-z0-9_/.]|-(?=[^ \t]))[A-Za-z0-9_./:@+=~,()$ -]*$")
 _YAML12_SPECIAL = re.compile(r"^(?:[-+]?(?:\.inf|\.Inf|\.INF)|\.nan|\.NaN|\.NAN|0o[0-7]+|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?)$")
 _RESERVED = {"null", "true", "false", "yes", "no", "on", "off", "y", "n", "~", "=", "<<"}
+# Numbers to a YAML 1.1 reader (PyYAML): binary, octal, hex, sexagesimal, floats.
+_YAML11_NUMBER = re.compile(r"""[-+]?(?:0b[0-1_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+
+    |[1-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?|[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))""", re.X)
 
 
 def plain_ok(s: str, flow: bool = False) -> bool:
@@ -26,10 +33,9 @@ def plain_ok(s: str, flow: bool = False) -> bool:
         return False
     if flow and any(c in s for c in ",()"):
         return False
-    if s.lower() in _RESERVED or _YAML12_SPECIAL.match(s):
+    if s.lower() in _RESERVED or _YAML12_SPECIAL.match(s) or _YAML11_NUMBER.fullmatch(s):
         return False
-    # Must read back as the same string under YAML 1.1 (go-yaml v2, Kubernetes).
-    return type(locate.resolve_plain(s)) is str
+    return kube_yaml.plain_reads_as_itself(s)
 
 
 def double_quoted(s: str) -> str:

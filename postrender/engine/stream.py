@@ -206,6 +206,7 @@ class DocumentReader:
         splitter = Splitter(bytes, limit=MAX_DOCUMENT_BYTES)
         index = 0
         skip = -1  # bytes before the first segment (a BOM); -1 until the first chunk
+        pieces = _KubectlPieces()
         try:
             for chunk in self._chunks:
                 if skip < 0 and chunk:
@@ -213,10 +214,10 @@ class DocumentReader:
                     if chunk.startswith(BOM_BYTES):
                         self.bom, skip, chunk = True, len(BOM_BYTES), chunk[len(BOM_BYTES):]
                 for segment in splitter.feed(chunk):
-                    yield self._document(segment, index, skip)
+                    yield pieces.follow(self._document(segment, index, skip))
                     index += segment[2]
             for segment in splitter.finish():
-                yield self._document(segment, index, skip)
+                yield pieces.follow(self._document(segment, index, skip))
                 index += segment[2]
         except DocumentTooLarge as exc:
             raise _too_large(exc, index) from None
@@ -227,8 +228,74 @@ class DocumentReader:
         # Offsets in messages count bytes of the input as given, BOM included.
         text = decode(seg, max(skip, 0) + offset, line)
         if is_doc:
-            return Document(text, index=index, first_line=line)
+            doc = Document(text, index=index, first_line=line)
+            problem = kubernetes_stream_problem(text, index)
+            if problem:
+                doc.warnings.append(f"{doc.where()}: {problem}")
+            return doc
         return Document(text, index=-1, first_line=line, void=True)
+
+
+class _KubectlPieces:
+    """Follows how kubectl's YAMLReader cuts the stream, to know where go-yaml skips a BOM.
+
+    It reads line by line; a '---' line ends the piece read so far when that is not empty (the
+    line itself is dropped, and the next piece starts after it), and is kept as an ordinary line
+    of the piece when it is (so a stream's first '---' line is part of its first piece).  go-yaml
+    skips a BOM only at the start of a piece.
+    """
+
+    def __init__(self):
+        self.buffered = False  # kubectl's piece so far holds some line
+        self.first = True      # no document with text seen yet
+
+    def follow(self, doc: Document) -> Document:
+        if self.first and doc.text.strip():
+            self.first = False
+            if doc.text.lstrip().startswith("{") and _END_LINE.search(doc.text):
+                doc.warnings.append(
+                    f"{doc.where()}: the stream starts with '{{', so kubectl and Helm read its first document as"
+                    " JSON and refuse the '...' after it; remove the '...' line")
+        marker = _OWN_MARKER.search(doc.text) if not doc.void else None
+        if marker is None:
+            self.buffered = self.buffered or bool(doc.text)
+            return doc
+        if marker.start() > 0:
+            self.buffered = True  # comments before the '---' line
+        doc.bom_ok = self.buffered
+        # Dropped (ends the piece) or kept as a line of it; then the document's own lines.
+        self.buffered = not self.buffered or marker.end() < len(doc.text)
+        return doc
+
+
+_END_LINE = re.compile(r"^\.\.\.(?=[ \t\r\n]|\Z)", re.MULTILINE)
+_OWN_MARKER = re.compile(r"^---(?=[ \t\r\n]|\Z)[^\n]*(?:\n|\Z)", re.MULTILINE)
+_END_ONLY = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\n)*---[^\n]*\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*\.\.\.")
+
+
+def kubernetes_stream_problem(text: str, index: int) -> str | None:
+    """How kubectl and Helm read this document differently from YAML, or None.
+
+    They cut a stream at lines that start with ``---`` and hand each piece to go-yaml, which
+    reads only its first document.  So content on a ``---`` line (``--- {...}``) and directives
+    (``%YAML``) are errors to them, a piece that is only ``...`` is an error, and a document
+    after ``...`` with no ``---`` of its own is never read.  postrender reads such streams as
+    YAML does (and as it always has), and says so here.
+    """
+    head = text[:text.find("\n", text.find("---")) + 1] if "---" in text else ""
+    marker = re.search(r"(?m)^---(.*)$", head)
+    if marker is None:
+        if index > 0:
+            return ("no '---' line starts this document (it follows a '...'): kubectl and Helm read only the"
+                    " first document of each '---' piece and ignore this one; put '---' before it")
+    elif marker.group(1).strip() and not marker.group(1).strip().startswith("#"):
+        return ("content on the '---' line: kubectl and Helm refuse it ('invalid Yaml document separator');"
+                " start the document on the next line")
+    if text.startswith("%") or "\n%" in text:
+        return "a YAML directive (%...): kubectl and Helm cut it off from its document and refuse it; remove it"
+    if text.find("...") >= 0 and _END_ONLY.match(text):
+        return "a document that is only '...': kubectl and Helm refuse it; remove the '...' line"
+    return None
 
 
 def _too_large(exc: DocumentTooLarge, index: int) -> InputError:

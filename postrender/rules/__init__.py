@@ -21,6 +21,7 @@ _MODULES = {
     "registryRewrite": "registry_rewrite",
     "images": "images",
     "allowedRegistries": "allowed_registries",
+    "pinDigests": "pin_digests",
     "patch": "patch",
 }
 

@@ -7,7 +7,8 @@ contacts a registry for an image it already has.  Applies to ``containers``,
 
     - imagePullPolicy:
         policy: IfNotPresent     # Always | IfNotPresent | Never
-        onlyIfUnset: false       # true: keep a policy a container already sets
+        onlyIfUnset: false       # true: keep a policy a container already sets (absent, null
+                                 # and "" are unset, as Kubernetes defaults them)
 
 A new ``imagePullPolicy`` key is written right after the container's ``image``.
 """
@@ -58,7 +59,7 @@ class ImagePullPolicy(Rule):
             for spec_path, pod_spec in ctx.pod_specs.pod_specs(resource):
                 for list_name, i, container in containers(pod_spec):
                     old = container.get("imagePullPolicy")
-                    if old == self.policy or (self.only_if_unset and old is not None):
+                    if old == self.policy or (self.only_if_unset and old not in (None, "")):
                         continue
                     set_after(container, ("image",), "imagePullPolicy", self.policy)
                     path = f"{spec_path}.{list_name}[{i}].imagePullPolicy"

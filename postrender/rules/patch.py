@@ -64,7 +64,7 @@ import copy
 import re
 from contextlib import contextmanager
 
-from postrender.engine import locate
+from postrender.engine import kube_yaml, locate
 from postrender.config import templating
 from postrender.errors import ConfigError, RuleError
 from postrender.patching.json6902 import apply_json6902
@@ -93,8 +93,9 @@ class _Skip(Exception):
 
 
 def _parse_documents(text: str) -> list:
-    """Patch text -> the data of each YAML document (empty ones dropped), read as the manifests."""
-    return [locate.to_object(root) for root in locate.parse(text) if root is not None]
+    """Patch text -> the data of each YAML document (empty ones dropped), read as Kubernetes reads
+    the manifests (``kube_yaml``)."""
+    return [kube_yaml.read(root) for root in locate.parse(text) if root is not None]
 
 
 def _render_data(value, variables: dict):

@@ -26,7 +26,7 @@ load time (exit 2) and never quote the rendered text, which may hold credentials
 from __future__ import annotations
 
 from postrender import generated
-from postrender.engine import locate
+from postrender.engine import kube_yaml, locate
 from postrender.config import templating
 from postrender.kinds import stream_resources
 from postrender.config.schema import Field
@@ -48,7 +48,7 @@ class Resources(Rule):
 
     def __init__(self, texts: list[str]):
         self.texts = texts
-        self.objects = [locate.to_object(locate.parse(text)[0]) for text in texts]
+        self.objects = [kube_yaml.read(locate.parse(text)[0]) for text in texts]
 
     observes = True
 
