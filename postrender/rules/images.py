@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 
 from postrender.errors import ConfigError
-from postrender.images.reference import ImageEntry, InvalidImageReference, apply_kustomize_image, parse
+from postrender.images.reference import ImageEntry, apply_kustomize_image, is_reference
 from postrender.images.discovery import ImageTable, check_reference, image_locations
 from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
 from postrender.kinds import stream_resources
@@ -84,7 +84,7 @@ class Images(Rule):
         _empty_null_lists(self, documents, ctx)
         for doc, resource, loc in image_locations(self, documents, self.table):
             old = loc.value
-            if not _valid(old):
+            if not is_reference(old):
                 new = self.rewrite(old) if isinstance(old, str) and not self.normalize else None
                 if new is None:
                     check_reference(old, doc, resource, loc.path, ctx)  # warns: left unchanged
@@ -97,16 +97,6 @@ class Images(Rule):
                 loc.set(new)
                 ctx.record(self, doc, resource, loc.path, old, new)
         return documents
-
-
-def _valid(value) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parse(value)
-        return True
-    except InvalidImageReference:
-        return False
 
 
 # kustomize's default image field specs (api/internal/konfig/builtinpluginconsts/images.go)
