@@ -725,3 +725,13 @@ def test_patch_file_errors(tmp_path, path, message):
         run(f"rules:\n  - patch: {{path: {path}}}\n    target: {{kind: Service}}\n", base_dir=tmp_path / "cfg")
     assert "test.yaml:4:13: rules[0].patch.path: " in str(info.value)
     assert message in str(info.value)
+
+
+def test_json6902_under_missing_annotations_as_kustomize():
+    """kustomize's resources carry internal annotations, so /metadata/annotations exists there."""
+    rules = ("rules:\n  - patch:\n      json6902:\n        - {op: add, path: /metadata/annotations/team, value: web}\n"
+             "    target: {kind: Service}\n")
+    assert run(rules) == replaced(STREAM, ("  name: backend\nspec:\n  ports", "  name: backend\n  annotations:\n    team: web\nspec:\n  ports"))
+    untouched = ("rules:\n  - patch:\n      json6902:\n        - {op: test, path: /metadata/annotations/team, value: null}\n"
+                 "    target: {kind: Service}\n")
+    assert run(untouched) == STREAM  # the map it saw is dropped again

@@ -303,7 +303,7 @@ class Patch(Rule):
         if self.how == "json6902":
             if not isinstance(data, list):
                 raise PatchError(f"a json6902 patch must be a list of operations, not {type(data).__name__}")
-            return apply_json6902(resource, data)
+            return _json6902_as_kustomize(resource, data)
         if not isinstance(data, dict):
             raise PatchError(f"a merge patch must be a mapping, not {type(data).__name__}")
         new = apply_merge_patch(resource, data)
@@ -457,6 +457,24 @@ class Patch(Rule):
 
 _MULTI_DOC_JSON = ("the json6902 patch holds more than one YAML document; kustomize applies only the first"
                    " (kustomize issue 5049): write one list of operations, or one rule per document")
+
+
+def _json6902_as_kustomize(resource: dict, ops: list):
+    """Apply JSON6902 operations as kustomize does.
+
+    kustomize patches a resource that carries its internal annotations, so ``/metadata/annotations``
+    always exists there: ``add /metadata/annotations/x`` works on a resource without annotations
+    (``/metadata/labels/x`` does not).  The same here; an annotations map the operations leave
+    empty is dropped again, as kustomize drops its own.
+    """
+    meta = resource.get("metadata")
+    if not isinstance(meta, dict) or "annotations" in meta:
+        return apply_json6902(resource, ops)
+    new = apply_json6902({**resource, "metadata": {**meta, "annotations": {}}}, ops)
+    new_meta = new.get("metadata") if isinstance(new, dict) else None
+    if isinstance(new_meta, dict) and new_meta.get("annotations") == {}:
+        del new_meta["annotations"]
+    return new
 
 
 def _restore(new: dict, old: dict, key: str) -> None:
