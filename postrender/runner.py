@@ -22,19 +22,88 @@ class _State:
     diagnostics = Diagnostics()
 
 
-# SIGTERM (kubectl/helm timeouts, `timeout`, container stop) ends the run like Ctrl-C does:
-# temporary files removed, one line on stderr, nothing on stdout; exit 128+15 as a shell would.
-EXIT_TERMINATED = 143
 # Bytes read before deciding between a manifest stream and a KRM ResourceList.
 _PEEK = 65536
 
 
+# SIGTERM (kubectl/helm timeouts, `timeout`, container stop), SIGHUP (the terminal went away),
+# SIGUSR1, SIGALRM and every other signal whose default action ends a process end the run like
+# Ctrl-C does: temporary files removed, one line on stderr, nothing on stdout; exit 128+N as a
+# shell would (143 for SIGTERM).
 class Terminated(BaseException):
-    """Raised by the SIGTERM handler; a BaseException so no ``except Exception`` swallows it."""
+    """Raised by the signal handler; a BaseException so no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+def _on_signal(signum, frame):
+    # The first signal wins; later ones must not interrupt the clean-up it starts.
+    from postrender.engine.sink import ENDING_SIGNALS
+
+    for sig in ENDING_SIGNALS:
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> dict:
+    """Handle every signal that would end the process, unless it is ignored (``nohup`` ignores
+    SIGHUP, a shell's background job SIGINT: they stay ignored).  Returns what to restore."""
+    from postrender.engine.sink import ENDING_SIGNALS
+
+    previous = {}
+    for sig in ENDING_SIGNALS:
+        try:
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_DFL, signal.default_int_handler):
+                previous[sig] = signal.signal(sig, _on_signal)
+        except (ValueError, OSError, TypeError):  # not the main thread, or not settable
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError, TypeError):
+            pass
+
+
+def _occupy_closed_std_fds() -> None:
+    """Put /dev/null on fd 0, 1 or 2 if it was closed (``2>&-``, ``>&-``): else the next file
+    opened (the -o temporary file, the log) would get that number, and anything written to
+    "stderr" by C code would land in it.  Python has already set sys.stdin/stderr to None for
+    a closed fd (empty input; Diagnostics skip stderr); sys.stdout becomes a ClosedStdout, so
+    every command that prints fails with one line."""
+    for fd, flags in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                devnull = os.open(os.devnull, flags)
+                if devnull != fd:
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+            except OSError:
+                pass
+            if fd == 1 and sys.stdout is None:
+                from postrender.engine.sink import ClosedStdout
+
+                sys.stdout = ClosedStdout()  # writing the output is then a clean error
 
 
 def _read_input(path: str) -> bytes:
@@ -85,11 +154,12 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
 
     fh = _open_input(input_path)
     try:
-        head = fh.read(_PEEK)
+        source = "stdin" if not input_path or input_path == "-" else input_path
+        head = _reading(lambda: fh.read(_PEEK), source)
         if b"ResourceList" in head:
             from postrender.integrations import krm
 
-            data = head + fh.read()
+            data = head + _reading(fh.read, source)
             if krm.is_resource_list(data):
                 # A KRM function call (kustomize/kpt run it with no arguments): the config is the
                 # ResourceList's functionConfig, so a config file is optional here.
@@ -100,7 +170,7 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
                 return cfg, krm, data
             chunks = [data]
         else:
-            chunks = _chain(head, chunks_of(fh))
+            chunks = _chain(head, _reading_chunks(chunks_of(fh), source))
         cfg = _load(config, values, sets, set_files, log_file)
         if sink is None:
             result = run_stream(cfg, b"".join(chunks), explain=explain)
@@ -124,6 +194,21 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
 def _chain(head: bytes, rest):
     yield head
     yield from rest
+
+
+def _reading(read, source: str):
+    """read(), with an OS error (EIO, EISDIR...) as one line naming the input (exit 2)."""
+    try:
+        return read()
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read input: {exc.strerror or exc}") from None
+
+
+def _reading_chunks(chunks, source: str):
+    try:
+        yield from chunks
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read input: {exc.strerror or exc}") from None
 
 
 def finish_krm(krm, data: bytes, cfg, sink) -> int:
@@ -203,10 +288,7 @@ def parse_run_args(argv: list[str]) -> dict | None:
 def _open_sink(path: str | None):
     from postrender.engine.sink import OutputSink
 
-    try:
-        return OutputSink(path)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write output: {exc.strerror}") from None
+    return OutputSink(path)  # OS errors are UsageErrors naming the file (sink.output_error)
 
 
 def run(opts: dict) -> int:
@@ -221,30 +303,24 @@ def run(opts: dict) -> int:
 
 def boundary(fn, debug: bool) -> int:
     """Run fn, turning every failure into one line on stderr and an exit code."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):  # not the main thread (an embedding program): leave it
-        previous = None
+    _occupy_closed_std_fds()
+    previous = _install_signal_handlers()
     try:
         return _guarded(fn, debug)
     finally:
-        if previous is not None:
-            try:
-                signal.signal(signal.SIGTERM, previous)
-            except (ValueError, OSError):
-                pass
+        _restore_signal_handlers(previous)
 
 
 def _guarded(fn, debug: bool) -> int:
     try:
         return fn()
-    except Terminated:
-        _State.diagnostics.emit("postrender: terminated (SIGTERM); no output written")
-        return EXIT_TERMINATED
+    except Terminated as exc:
+        _State.diagnostics.emit(f"postrender: terminated ({exc.name}); no output written")
+        return 128 + exc.signum
     except PostrenderError as exc:
         _State.diagnostics.emit(f"postrender: error: {exc.message}")
         if debug:
-            raise
+            _show_traceback(exc)
         return exc.exit_code
     except _CheckExit as exc:
         _State.diagnostics.emit(f"postrender: {exc.count} check(s) failed; no output written")
@@ -263,6 +339,17 @@ def _guarded(fn, debug: bool) -> int:
     except RecursionError:
         _State.diagnostics.emit("postrender: error: input nested too deeply; no output written")
         return EXIT_BAD_INPUT
+    except MemoryError:
+        _State.diagnostics.emit("postrender: error: out of memory; no output written")
+        return EXIT_USAGE
+    except OSError as exc:
+        # The environment, not the input: a file that cannot be read or written, a full disk.
+        # The places that know which file say so themselves (UsageError); this is the rest.
+        if debug:
+            _show_traceback(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _State.diagnostics.emit(f"postrender: error: {where}{exc.strerror or exc}; no output written")
+        return EXIT_USAGE
     except Exception as exc:  # the boundary: never a traceback
         # Usage errors from typer's (vendored) click carry format_message() and exit_code.
         if type(exc).__name__ == "Abort":
@@ -271,12 +358,23 @@ def _guarded(fn, debug: bool) -> int:
             _State.diagnostics.emit(f"postrender: error: {exc.format_message()} (see postrender --help)")
             return EXIT_USAGE
         if debug:
-            raise
+            _show_traceback(exc)
         _State.diagnostics.emit(
             f"postrender: internal error: {type(exc).__name__}: {exc}; no output written"
             " (POSTRENDER_DEBUG=1 shows a traceback; please report it)"
         )
         return EXIT_BAD_INPUT
+
+
+def _show_traceback(exc: BaseException) -> None:
+    """POSTRENDER_DEBUG=1: the traceback on stderr, redacted like every message (an exception's
+    text may quote a secret)."""
+    import traceback
+
+    from postrender.engine.output import write_stderr
+    from postrender.engine.redaction import redact_known
+
+    write_stderr(redact_known("".join(traceback.format_exception(exc))))
 
 
 def main(argv: list[str]) -> int | None:

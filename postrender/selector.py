@@ -16,7 +16,9 @@ A selector has the fields of a kustomize patch target::
 Matching follows kustomize (api/types/selector.go and resmap's ``Select``):
 
 - ``group``, ``version``, ``kind``, ``name`` and ``namespace`` are regular expressions matched
-  against the whole value (kustomize compiles ``^(?:pattern)$``).  An empty or absent field
+  against the whole value (kustomize compiles ``^(?:pattern)$``), in Go's RE2 syntax and in
+  time linear in the value (``postrender/regexp.py``); a pattern RE2 refuses (a backreference,
+  a lookahead) is a config error.  An empty or absent field
   matches everything.  Core resources (``apiVersion: v1``) have the empty group, so ``group: apps``
   never selects them, and there is no way to ask for the core group except with a pattern that
   matches only the empty string (e.g. ``group: "()"``).
@@ -87,6 +89,7 @@ class SelectorError(ConfigError):
 
     def __init__(self, field_name: str, message: str):
         self.field = field_name
+        self.reason = message
         super().__init__(f"{field_name}: {message}")
 
 
@@ -352,12 +355,16 @@ _FIELDS = {
 }
 
 
-def _compile(field_name: str, pattern: str | None) -> re.Pattern[str] | None:
+def _compile(field_name: str, pattern: str | None) -> Callable[[str], bool] | None:
+    """A whole-value matcher with Go regexp (RE2) semantics, as kustomize: linear time, and a
+    pattern kustomize refuses is refused here (postrender/regexp.py)."""
     if not pattern:
         return None
+    from postrender import regexp
+
     try:
-        return re.compile(pattern)
-    except re.error as e:
+        return regexp.full_matcher(pattern)
+    except regexp.RegexpError as e:
         raise SelectorError(field_name, f"invalid regular expression {pattern!r}: {e}") from None
 
 
@@ -399,8 +406,8 @@ class Selector:
         return cls(**kwargs)
 
     def _re_ok(self, attr: str, value: str) -> bool:
-        rx = self._res[attr]
-        return rx is None or rx.fullmatch(value) is not None
+        matches = self._res[attr]
+        return matches is None or matches(value)
 
     def matches(self, res: ResourceIdentity) -> bool:
         return (

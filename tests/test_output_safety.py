@@ -27,10 +27,23 @@ OLD = b"old: content\n"
 MANIFEST = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n"
 
 
-def spawn(args: list[str], stdin=subprocess.PIPE, **kw) -> subprocess.Popen:
+def default_signals(then=None):
+    """A preexec_fn: the child gets the default action for SIGINT, SIGHUP, ...  A suite run in
+    the background or under nohup passes ignored signals on, and Python leaves an ignored
+    SIGINT ignored; these tests are about what postrender does when the signal comes."""
+    def reset():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
+        if then is not None:
+            then()
+    return reset
+
+
+def spawn(args: list[str], stdin=subprocess.PIPE, preexec_fn=None, **kw) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
     return subprocess.Popen([sys.executable, "-m", "postrender", *args], stdin=stdin,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=default_signals(preexec_fn), **kw)
 
 
 def wait_for(predicate, timeout: float = 20.0) -> bool:
@@ -180,7 +193,7 @@ def test_ctrl_c_while_the_command_imports_is_one_line(argv0, code):
               "os.kill(os.getpid(), signal.SIGINT)\n"
               "time.sleep(0.5)\n"
               "print('not interrupted')\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, preexec_fn=default_signals())
     if code is None:  # a program that imports postrender keeps Python's KeyboardInterrupt
         assert proc.returncode != 0 and b"KeyboardInterrupt" in proc.stderr
         return
@@ -195,5 +208,6 @@ def test_the_command_hands_ctrl_c_back_before_working():
               "import signal, postrender.__main__ as m\n"
               "m._work_may_start()\n"
               "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          preexec_fn=default_signals())
     assert proc.stdout.strip() == "True", proc.stderr

@@ -77,21 +77,10 @@ CHANNELS = ["config vars", "--set", "--set-file", "--values", "POSTRENDER_VAR_",
 
 def setup_channel(tmp_path: Path, channel: str, extra_rules: str):
     """(config path, extra argv, env, stdin) with the password coming in through channel."""
-    common = f"vars:\n  pullSecret: regcred\n  registry: {REGISTRY}\n  username: bob\n"
-    args: list[str] = []
-    env = {"POSTRENDER_LOG": str(tmp_path / "env.log")}
-    if channel in ("config vars", "KRM functionConfig"):
-        common += f"  password: {PASSWORD}\n"
-    elif channel == "--set":
-        args += ["--set", f"password={PASSWORD}"]
-    elif channel == "--set-file":
-        (tmp_path / "pw").write_text(PASSWORD + "\n")
-        args += ["--set-file", f"password={tmp_path / 'pw'}"]
-    elif channel == "--values":
-        (tmp_path / "values.yaml").write_text(f"password: {PASSWORD}\n")
-        args += ["-f", str(tmp_path / "values.yaml")]
-    elif channel == "POSTRENDER_VAR_":
-        env["POSTRENDER_VAR_password"] = PASSWORD
+    from tests.test_secret_matrix import bring_in
+
+    lines, args, env = bring_in(tmp_path, channel, PASSWORD, PASSWORD, file_ending=b"\n")
+    common = f"vars:\n  pullSecret: regcred\n  registry: {REGISTRY}\n  username: bob\n" + lines
     config = write_config(tmp_path, common + RULES + extra_rules)
     stdin = INPUT
     if channel == "KRM functionConfig":

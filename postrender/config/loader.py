@@ -18,7 +18,7 @@ from pathlib import Path
 
 from postrender.config import templating
 from postrender.errors import ConfigError
-from postrender.engine.output import register_secrets
+from postrender.engine.redaction import register_secrets, register_users, secret_text
 from postrender.kinds import FieldPath, PodSpecTable
 from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
 
@@ -35,6 +35,9 @@ _SENSITIVE_NAME = re.compile(r"pass(word)?|token|secret|auth|credential|dockerco
 # ``diff`` say ``Secret/tools/<redacted>`` (issue 7).  Values nested under such a name are
 # still judged by their own names (``pullSecret.password`` stays secret).
 _SECRET_NAME_NAME = re.compile(r"(image)?pullsecrets?|existingsecret|\w*secretnames?|\w*secretref", re.I)
+# Variables that hold a user name: base64("user:secret") is redacted for each (the ``auth`` of
+# a registry credential, HTTP basic auth).
+_USER_NAME = re.compile(r"(user(name)?|login)$", re.I)
 
 # Sizes beyond any real config: a config or values file of 4 MiB is thousands of rules, and a
 # variable can end up only in a manifest, which Kubernetes caps at ~1.5 MiB (a Secret's data at
@@ -85,11 +88,25 @@ class BuildContext:
     # Values a rule knows to be secret (e.g. the pullSecret rule's credentials), redacted like
     # the variables whose names look like credentials.
     sensitive: list = field(default_factory=list)
+    # The text of every number and boolean a YAML file set (path tuple -> "0755"): see as_text.
+    literals: dict = field(default_factory=dict)
 
     def add_secret(self, value: str) -> None:
         """Mark a value as secret: redacted from every message from now on."""
         self.sensitive.append(value)
         register_secrets([value])
+
+    def as_text(self, dotted: str, value):
+        """A scalar variable as text, the way it was written: credential code builds strings
+        (a .dockerconfigjson, an auth header), and a YAML 1.1 number is not what the user
+        typed (``password: 0755`` in a values file is 493 to YAML, ``0755`` to the user).
+        Collections and the other values pass through unchanged."""
+        if isinstance(value, (bool, int, float)):
+            literal = self.literals.get(tuple(dotted.split(".")))
+            if literal is not None:
+                return literal
+            return str(value).lower() if isinstance(value, bool) else secret_text(value)
+        return value
 
     def render(self, value, path: tuple, raw_keys=frozenset()):
         """Render every template string in value (except under raw_keys) with the variables."""
@@ -142,36 +159,61 @@ def deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _sensitive_values(variables: dict, forced: set) -> list[str]:
-    found = []
+def _sensitive_values(variables: dict, forced: set, literals: dict | None = None) -> list[str]:
+    """Every secret value among the variables, registered for redaction; any length.
 
-    def walk(prefix, value, sensitive):
+    A number under a credential's name is a secret too, as the text it was written as and as
+    Python prints it (``0755`` and ``493``: a template renders the latter).  Booleans are not
+    (``auth: {enabled: true}`` would make every "true" a secret).
+    """
+    found: list[str] = []
+    users: list[str] = []
+    literals = literals or {}
+
+    def walk(path: tuple, value, sensitive):
         if isinstance(value, dict):
             for k, v in value.items():
-                name = f"{prefix}.{k}" if prefix else str(k)
+                name = path + (str(k),)
                 by_name = bool(_SENSITIVE_NAME.search(str(k))) and not _SECRET_NAME_NAME.fullmatch(str(k))
-                walk(name, v, sensitive or by_name or name in forced)
-        elif isinstance(value, str) and (sensitive or prefix in forced) and len(value) >= 4:
-            found.append(value)
+                walk(name, v, sensitive or by_name or ".".join(map(str, name)) in forced)
+                if isinstance(v, (str, int)) and not isinstance(v, bool) and _USER_NAME.search(str(k)):
+                    users.append(literals.get(name, str(v)))
         elif isinstance(value, list):
-            for item in value:
-                walk(prefix, item, sensitive)
+            for i, item in enumerate(value):
+                walk(path + (i,), item, sensitive)
+        elif sensitive and isinstance(value, str):
+            found.append(value)
+        elif sensitive and isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.extend(t for t in (literals.get(path), secret_text(value)) if t is not None)
 
-    walk("", variables, False)
+    walk((), variables, False)
+    found = [v for v in dict.fromkeys(found) if v]
+    register_users(users)
     register_secrets(found)
     return found
 
 
 def collect_variables(config_vars, values_files=(), sets=(), set_files=(), environ=None):
     """Merge the variable layers; returns (variables, sensitive values)."""
+    variables, sensitive, _literals = _collect(config_vars, {}, values_files, sets, set_files, environ)
+    return variables, sensitive
+
+
+def _collect(config_vars, config_literals: dict, values_files=(), sets=(), set_files=(), environ=None):
+    """(variables, sensitive values, literals): literals maps the path of every number or
+    boolean a YAML layer set to the text it was written as; a later YAML layer's entry wins,
+    and a later string layer makes the value a string, which never consults it."""
     variables = dict(config_vars or {})
+    literals = dict(config_literals)
     for path in values_files:
-        data = _load_yaml_file(Path(path), what="values file")
+        located = _compose(_read_text(Path(path), "values file"), str(path))
+        data = located.data
         if data is None:
             continue
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a values file must be a mapping of variable names to values")
         variables = deep_merge(variables, data)
+        literals.update(located.literals)
     env = os.environ if environ is None else environ
     env_layer: dict = {}
     for name, value in env.items():
@@ -184,7 +226,8 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ConfigError(f"--set {item!r}: expected key=value")
+            # Not quoted back: an argument without "=" may well be the value alone.
+            raise ConfigError("--set: expected key=value, got an argument without '='")
         _check_variable_size(value, f"--set {key}")
         _set_dotted(cli_layer, key.strip(), value, f"--set {key}")
     for item in set_files:
@@ -201,12 +244,13 @@ def collect_variables(config_vars, values_files=(), sets=(), set_files=(), envir
             raise ConfigError(f"--set-file {key}: cannot read {path}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"--set-file {key}: {path} is not UTF-8 text") from None
-        # Secret files usually end with a newline that is not part of the secret.
-        value = value[:-1] if value.endswith("\n") else value
+        # Secret files usually end with a line break that is not part of the secret: one "\n",
+        # or one "\r\n" from a file saved on Windows (the "\r" would end up in the password).
+        value = value.removesuffix("\r\n") if value.endswith("\r\n") else value.removesuffix("\n")
         _set_dotted(cli_layer, key.strip(), value, f"--set-file {key}")
         forced.add(key.strip())
     variables = deep_merge(variables, cli_layer)
-    return variables, _sensitive_values(variables, forced)
+    return variables, _sensitive_values(variables, forced, literals), literals
 
 
 def read_capped(path: Path, limit: int) -> bytes | None:
@@ -223,9 +267,15 @@ def _size(n: int) -> str:
 
 
 def _check_variable_size(value: str, origin: str) -> None:
+    """A variable from the environment or argv: not too big, and UTF-8 (Python keeps invalid
+    bytes there as lone surrogates, which no manifest, JSON or base64 can carry)."""
     if len(value) > MAX_VARIABLE_BYTES:
         raise ConfigError(f"{origin}: the value is {_size(len(value))}; a variable may be at most"
                           f" {_size(MAX_VARIABLE_BYTES)} (pass big values with --set-file)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # the value is not quoted back: it may be a secret
+        raise ConfigError(f"{origin}: the value is not UTF-8 text") from None
 
 
 # ---- loading ------------------------------------------------------------------------------
@@ -238,9 +288,11 @@ class Located:
     Helm runs postrender once per release render.
     """
 
-    def __init__(self, data, positions: dict):
+    def __init__(self, data, positions: dict, literals: dict | None = None):
         self.data = data
         self.positions = positions
+        # path -> source text of each plain scalar that is not a string (0755, 1e3, yes)
+        self.literals = literals if literals is not None else {}
 
 
 def _compose(text: str, source: str) -> Located:
@@ -289,10 +341,14 @@ def _compose(text: str, source: str) -> Located:
         if isinstance(n, yaml.SequenceNode):
             return [build(v, path + (i,)) for i, v in enumerate(n.value)]
         if not n.style:  # plain scalars resolve as in manifests and Helm values (go-yaml v2)
-            return _kube.resolve_plain(n.value)
+            value = _kube.resolve_plain(n.value)
+            if value is not None and not isinstance(value, str):
+                literals[path] = n.value
+            return value
         return n.value
 
-    return Located(None if node is None else build(node, ()), positions)
+    literals: dict = {}
+    return Located(None if node is None else build(node, ()), positions, literals)
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -315,10 +371,6 @@ def _read_text(path: Path, what: str) -> str:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ConfigError(f"{path}:{line}:{column}: the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x});"
                           " save it as UTF-8") from None
-
-
-def _load_yaml_file(path: Path, what: str):
-    return _compose(_read_text(path, what), str(path)).data
 
 
 def _locator(located: Located, source: str):
@@ -368,7 +420,8 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         top = check_fields(raw, TOP_FIELDS, ())
     except SchemaError as exc:
         raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path) or 'config'}: {exc.message}") from None
-    variables, sensitive = collect_variables(top["vars"], values_files, sets, set_files, environ)
+    vars_literals = {path[1:]: text for path, text in located.literals.items() if path[:1] == ("vars",)}
+    variables, sensitive, literals = _collect(top["vars"], vars_literals, values_files, sets, set_files, environ)
 
     def field_paths(entries, key):
         out = []
@@ -380,7 +433,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         return out
 
     ctx = BuildContext(variables, source, base_dir or Path("."), PodSpecTable(field_paths(top["podSpecPaths"], "podSpecPaths")),
-                       field_paths(top["imageFields"], "imageFields"), locate)
+                       field_paths(top["imageFields"], "imageFields"), locate, literals=literals)
     rules = []
     for i, entry in enumerate(top["rules"] or []):
         path = ("rules", i)
@@ -445,6 +498,8 @@ def _build_target(target: dict, ctx: BuildContext, path: tuple):
         try:
             return Selector.from_mapping({k: v for k, v in d.items() if v is not None and k != "exclude"})
         except SelectorError as exc:
+            if exc.field in d:  # point at the field's own line: file:line:col: ...target.name: ...
+                raise ctx.error(p + (exc.field,), exc.reason) from None
             raise ctx.error(p, str(exc)) from None
 
     include = one(target, path)

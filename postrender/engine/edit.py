@@ -139,7 +139,8 @@ def _alias_targets(root) -> set[int]:
 class Differ:
     def __init__(self, sp: Splicer, root=None):
         self.sp = sp
-        self.shared = _alias_targets(root)
+        # No '*' in the text, no alias (the common case: skip the walk).
+        self.shared = _alias_targets(root) if "*" in sp.text else set()
         self.changed_shared: set[int] = set()  # anchored nodes, aliased elsewhere, edited here
 
     def diff(self, node, new, indent: int, flow: bool, key_node=None, old=_UNBUILT) -> None:
@@ -429,11 +430,12 @@ def _align(old: list, new: list) -> list[tuple[int, int]] | None:
     return pairs or None
 
 
-def splice(text: str, root, new) -> str:
-    """``text`` (whose parse is ``root``) with the smallest edits that make it read as ``new``."""
+def splice(text: str, root, new, old=_UNBUILT) -> str:
+    """``text`` (whose parse is ``root``, read as ``old`` when the caller has it) with the smallest
+    edits that make it read as ``new``."""
     sp = Splicer(text, guess_layout(root, text))
     differ = Differ(sp, root)
-    differ.diff(root, new, 0, False)
+    differ.diff(root, new, 0, False, old=old)
     if differ.changed_shared:
         _Unsharer(sp, differ.changed_shared).walk(root, 0, False)
     return sp.apply()
@@ -514,7 +516,7 @@ def render_document(doc) -> str:
     new = doc.obj
     try:
         try:
-            text = splice(doc.text, doc.root, new)
+            text = splice(doc.text, doc.root, new, doc.original_obj())
             if _reads_as(text, new, doc.bom_ok):
                 return text
         except Unsafe:

@@ -102,6 +102,10 @@ HINTS: dict[str, str] = {
     ".": ".",
 }
 
+# First characters after which go-yaml may read a number (anything else is a string unless the
+# whole text is one of CONSTANTS).
+_NUMERIC_START = frozenset("+-.0123456789")
+
 #: ``yamlStyleFloat`` in resolve.go: the floats tried after ints (on the text without ``_``).
 YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 #: What Go's ParseFloat accepts from a text that starts with ``.`` (decimal only), once the
@@ -347,28 +351,36 @@ def _go_key(value):
 
 # ---- reading a node tree -------------------------------------------------------------------
 
-class _Budget:
-    __slots__ = ("left", "alias", "active")
+class Reading:
+    """The state of one :func:`read`: the alias budget, and what a reader should be told."""
+
+    __slots__ = ("left", "alias", "active", "duplicates")
 
     def __init__(self):
         self.left = MAX_ALIAS_EXPANSION
         self.alias: Node | None = None  # the alias being expanded, named in the error
         self.active: set[int] = set()   # anchors being expanded (an alias inside its own anchor)
+        # (key, key node, first key node) for each key written twice in one mapping: the last
+        # wins, as in Kubernetes, and readers warn about it.
+        self.duplicates: dict[int, tuple[str, Node, Node]] = {}
+
+
+_Budget = Reading
 
 
 def _error(node: Node | None, message: str) -> KubeYAMLError:
     return KubeYAMLError(message, node.line if node is not None else 0, node.col if node is not None else 0)
 
 
-def read(node: Node | None, _budget: _Budget | None = None):
+def read(node: Node | None, reading: Reading | None = None):
     """What Kubernetes reads from a node: dict (str keys) / list / str / int / float / bool / None.
 
     Raises :class:`KubeYAMLError` (a ``YAMLSyntaxError`` with a line) where Kubernetes refuses the
-    document or where what it keeps is not determined.
+    document or where what it keeps is not determined.  ``reading`` collects duplicate keys.
     """
     if node is None:
         return None
-    return _read(node, _budget or _Budget(), False)
+    return _read(node, reading or Reading(), False)
 
 
 class _GoMap:
@@ -405,7 +417,7 @@ def _written(node: Node) -> str:
     if node.kind != "scalar":
         return "(a collection)"
     quote = node.style if node.style in ("'", '"') else ""
-    return f"{quote}{node.value}{quote} (line {node.line + 1})"
+    return f"{quote}{node.value}{quote}"
 
 
 def _read(node: Node, budget: _Budget, expanding: bool):
@@ -418,6 +430,12 @@ def _read(node: Node, budget: _Budget, expanding: bool):
                 " write the repeated values out", alias.line, alias.col)
     kind = node.kind
     if kind == "scalar":
+        if node.tag is None:
+            if node.style is not None:
+                return node.value
+            text = node.value
+            if text and text[0] not in _NUMERIC_START and text not in CONSTANTS:
+                return text  # most scalars: a plain string no rule of resolve.go applies to
         value = scalar_value(node)
         if type(value) is float and (value != value or value in (math.inf, -math.inf)):
             # sigs.k8s.io/yaml marshals the data to JSON, which has no NaN or infinity.
@@ -428,9 +446,33 @@ def _read(node: Node, budget: _Budget, expanding: bool):
         return _expand(node, budget, expanding)
     if kind == "sequence":
         return [_read(item, budget, expanding) for item in node.items]
+    fast = _string_keyed(node, budget, expanding)
+    if fast is not None:
+        return fast
     go_map = _GoMap()
     _fill(go_map, node, budget, expanding)
     return go_map.to_dict()
+
+
+def _string_keyed(node: Node, budget: Reading, expanding: bool) -> dict | None:
+    """A mapping whose keys are all strings to go-yaml (untagged: quoted, or plain text no rule
+    of resolve.go applies to; no merge key): read directly.  None: take the general path."""
+    out: dict = {}
+    first: dict = {}
+    for key_node, _ in node.pairs:
+        if key_node.kind != "scalar" or key_node.tag is not None:
+            return None
+        text = key_node.value
+        if key_node.style is None and (not text or text[0] in _NUMERIC_START or text in CONSTANTS or text == "<<"):
+            return None
+    for key_node, value_node in node.pairs:
+        text = key_node.value
+        if text in first:
+            budget.duplicates.setdefault(id(key_node), (text, key_node, first[text]))
+        else:
+            first[text] = key_node
+        out[text] = _read(value_node, budget, expanding)
+    return out
 
 
 def _expand(alias: Node, budget: _Budget, expanding: bool):
@@ -448,6 +490,7 @@ def _expand(alias: Node, budget: _Budget, expanding: bool):
 
 def _fill(go_map: _GoMap, node: Node, budget: _Budget, expanding: bool) -> None:
     """Assign node's pairs into go_map in document order (go-yaml ``decoder.mapping``)."""
+    own: dict = {}
     for key_node, value_node in node.pairs:
         if is_merge_key(key_node):
             _merge(go_map, value_node, budget, expanding)
@@ -456,6 +499,11 @@ def _fill(go_map: _GoMap, node: Node, budget: _Budget, expanding: bool) -> None:
                 key_node.kind == "alias" and key_node.target.kind in ("mapping", "sequence")):
             raise _error(key_node, "a mapping or list used as a key: Kubernetes cannot read it")
         key_value = scalar_value(key_node) if key_node.kind == "scalar" else _read(key_node, budget, expanding)
+        ident = _go_key(key_value)
+        if ident in own:
+            budget.duplicates.setdefault(id(key_node), (key_string(key_value, key_node), key_node, own[ident]))
+        else:
+            own[ident] = key_node
         go_map.set(key_node, key_value, _read(value_node, budget, expanding))
 
 

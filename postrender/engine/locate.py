@@ -186,84 +186,83 @@ def parse_document(text: str, bom_ok: bool = False) -> list[Node | None]:
 
 
 def parse(text: str) -> list[Node | None]:
-    """Return the root node of each YAML document in text (None for an empty document)."""
+    """Return the root node of each YAML document in text (None for an empty document).
+
+    One pass over libyaml's events; the open collections are a stack of (collection, pending
+    key, is a sequence) kept in local variables, since this loop is most of the cost of reading
+    a document (issue 16).
+    """
     parser = _cyaml.CParser(text)
+    get_event = parser.get_event
     roots: list[Node | None] = []
-    stack: list[Node] = []   # open collections
-    keys: list[Node | None] = []  # pending key per open mapping
+    stack: list = []          # (parent, pending key, parent is a sequence) of enclosing collections
+    parent = None             # the innermost open collection
+    key = None                # its pending key (mappings)
+    in_sequence = False
     anchors: dict[str, Node] = {}
-    Scalar_, Mapping_, Sequence_ = Scalar, Mapping, Sequence
+    Scalar_, Mapping_, Sequence_, Alias_ = Scalar, Mapping, Sequence, Alias
     ScalarEvent, AliasEvent = _ev.ScalarEvent, _ev.AliasEvent
     MappingStartEvent, SequenceStartEvent = _ev.MappingStartEvent, _ev.SequenceStartEvent
-    CollectionEndEvent = _ev.CollectionEndEvent
-    DocumentStartEvent, DocumentEndEvent = _ev.DocumentStartEvent, _ev.DocumentEndEvent
+    MappingEndEvent, SequenceEndEvent = _ev.MappingEndEvent, _ev.SequenceEndEvent
+    DocumentStartEvent, StreamEndEvent = _ev.DocumentStartEvent, _ev.StreamEndEvent
     try:
         while True:
-            ev = parser.get_event()
+            ev = get_event()
             t = type(ev)
             if t is ScalarEvent:
                 m = ev.start_mark
                 node = Scalar_(ev.value, ev.style or None, m.index, ev.end_mark.index, m.line, m.column, ev.anchor,
                                ev.tag)
+                if node.anchor:
+                    anchors[node.anchor] = node
             elif t is MappingStartEvent or t is SequenceStartEvent:
                 m = ev.start_mark
-                cls = Mapping_ if t is MappingStartEvent else Sequence_
-                node = cls(m.index, m.line, m.column, ev.anchor, ev.tag, bool(ev.flow_style))
                 if len(stack) >= MAX_DEPTH:
                     raise YAMLSyntaxError(f"nesting deeper than {MAX_DEPTH} levels", m.line, m.column)
-            elif isinstance(ev, CollectionEndEvent):
-                node = stack.pop()
-                keys.pop()
+                opened = (Mapping_ if t is MappingStartEvent else Sequence_)(
+                    m.index, m.line, m.column, ev.anchor, ev.tag, bool(ev.flow_style))
+                if opened.anchor:
+                    anchors[opened.anchor] = opened
+                stack.append((parent, key, in_sequence))
+                parent, key, in_sequence = opened, None, t is SequenceStartEvent
+                continue
+            elif t is MappingEndEvent or t is SequenceEndEvent:
+                node = parent
                 if node.flow:
                     node.end = ev.end_mark.index
                 else:
                     # A block collection ends where its last child ends (the end mark libyaml
                     # reports lies after trailing comments and blank lines).
-                    last = node.pairs[-1][1] if node.kind == "mapping" else node.items[-1]
-                    node.end = last.end
-                _attach(node, stack, keys, roots)
-                continue
+                    node.end = (node.items[-1] if in_sequence else node.pairs[-1][1]).end
+                parent, key, in_sequence = stack.pop()
             elif t is AliasEvent:
                 target = anchors.get(ev.anchor)
                 m = ev.start_mark
                 if target is None:
                     raise YAMLSyntaxError(f"found undefined alias {ev.anchor!r}", m.line, m.column)
-                node = Alias(ev.anchor, target, m.index, ev.end_mark.index, m.line, m.column)
+                node = Alias_(ev.anchor, target, m.index, ev.end_mark.index, m.line, m.column)
             elif t is DocumentStartEvent:
                 anchors = {}
                 continue
-            elif t is DocumentEndEvent:
-                continue
-            elif t is _ev.StreamEndEvent:
+            elif t is StreamEndEvent:
                 break
             else:
                 continue
-            if node.anchor:
-                anchors[node.anchor] = node
-            if t is MappingStartEvent or t is SequenceStartEvent:
-                stack.append(node)
-                keys.append(None)
-                continue
-            _attach(node, stack, keys, roots)
+            # Attach the finished node to the collection it belongs to.
+            if parent is None:
+                roots.append(node)
+            elif in_sequence:
+                parent.items.append(node)
+            elif key is None:
+                key = node
+            else:
+                parent.pairs.append((key, node))
+                key = None
     except MarkedYAMLError as exc:
         raise syntax_error(exc) from None
     except ReaderError as exc:
         raise reader_error(exc, text) from None
     return roots
-
-
-def _attach(node, stack, keys, roots):
-    if not stack:
-        roots.append(node)
-        return
-    parent = stack[-1]
-    if parent.kind == "sequence":
-        parent.items.append(node)
-    elif keys[-1] is None:
-        keys[-1] = node
-    else:
-        parent.pairs.append((keys[-1], node))
-        keys[-1] = None
 
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * MAX_DEPTH + 500))

@@ -11,6 +11,11 @@ import os
 import sys
 import time
 
+# The redaction registry lives in redaction.py; these names stay importable from here.
+from postrender.engine.redaction import (  # noqa: F401
+    REDACTED, REDACTED_CHANGED, make_redactor, redact_known, register_secrets, secret_forms,
+)
+
 
 def write_output(data: bytes, path: str | None) -> None:
     """Write a complete result to stdout or atomically to ``path`` (one implementation: sink.py)."""
@@ -32,97 +37,53 @@ class Diagnostics:
 
     def emit(self, line: str) -> None:
         line = self.redact(line)
-        try:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-        except (BrokenPipeError, OSError):
-            pass
+        write_stderr(line + "\n")
         self.log(line)
 
     def log(self, line: str) -> None:
         if not self.log_file:
             return
         try:
-            with open(self.log_file, "a", encoding="utf-8") as fh:
+            # backslashreplace: a message may quote a path or argument that is not UTF-8
+            with open(self.log_file, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.redact(line)}\n")
         except OSError:
             pass
 
 
-def secret_forms(value: str) -> list[str]:
-    """The texts a secret can appear as in a message or a manifest.
+def write_stderr(text: str) -> None:
+    """Write to stderr if there is one: a closed (``2>&-``) or broken stderr changes nothing else.
 
-    The value itself, its JSON-escaped form (inside a generated .dockerconfigjson), and its
-    base64 *at each of the three byte alignments*: the characters of ``base64(prefix + value)``
-    that depend only on the value's bytes.  That catches the secret inside any base64 blob it
-    is part of (``base64(user:password)``, the base64 of a whole .dockerconfigjson), not only
-    ``base64(value)``, without having to know what the blob was built from.  Fragments shorter
-    than 8 characters are left out: they would match unrelated text.
+    Python sets ``sys.stderr`` to None when fd 2 was closed at start-up.  After a failed write
+    the unwritten text would stay in the buffer and Python's flush at exit would fail again and
+    turn the exit code into 120, so stderr is pointed at /dev/null for the rest of the run
+    (diagnostics still reach the log file).
     """
-    import base64
-    import json
-
-    forms = {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
-    raw = value.encode("utf-8")
-    forms.add(base64.b64encode(raw).decode("ascii"))
-    for skew in (0, 1, 2):
-        encoded = base64.b64encode(b"\0" * skew + raw).decode("ascii")
-        first = 0 if skew == 0 else 3  # first 3-byte group made of the value's bytes only
-        last = (skew + len(raw)) // 3 * 3  # end of the last complete group
-        fragment = encoded[first // 3 * 4:last // 3 * 4]
-        if len(fragment) >= 8:
-            forms.add(fragment)
-    return [f for f in forms if len(f) >= 4]
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):  # EPIPE, EBADF, EIO, ENOSPC; ValueError: closed file object
+        _silence(stream)
 
 
-def make_redactor(secrets: list[str]):
-    values: set = set()
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 4:
-            values.update(secret_forms(secret))
-    if not values:
-        return lambda s: s
-    ordered = sorted(values, key=len, reverse=True)  # longest first: a form may contain another
-
-    def redact(text: str) -> str:
-        for v in ordered:
-            if v in text:
-                text = text.replace(v, "<redacted>")
-        return text
-
-    return redact
-
-
-# Every value known to be secret in this process, registered the moment it is known (when the
-# variables are collected, when a rule marks a credential): errors raised before the config has
-# finished loading, and KRM results built from a functionConfig, are redacted with it too.
-_known_secrets: list[str] = []
-_known_redactor = None
-
-
-def register_secrets(values) -> None:
-    global _known_redactor
-    new = [v for v in values if isinstance(v, str) and len(v) >= 4 and v not in _known_secrets]
-    if new:
-        _known_secrets.extend(new)
-        _known_redactor = None
-
-
-def redact_known(text: str) -> str:
-    global _known_redactor
-    if not _known_secrets:
-        return text
-    if _known_redactor is None:
-        _known_redactor = make_redactor(_known_secrets)
-    return _known_redactor(text)
-
-
-REDACTED = "<redacted>"
-REDACTED_CHANGED = "<redacted, changed>"
+def _silence(stream) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    sys.stderr = None
 
 
 def redact_secret_values(before: str, after: str) -> tuple[str, str]:
-    """Both texts with every Secret's ``data``/``stringData`` values replaced, for ``diff``.
+    """Both texts with every Secret's ``data``/``stringData`` values and every known secret
+    replaced, for ``diff``.
 
     A generated or edited Secret holds credentials that are not in any variable (base64 of a
     whole dockerconfigjson, say), so value redaction alone cannot catch them.  A value that
@@ -133,7 +94,9 @@ def redact_secret_values(before: str, after: str) -> tuple[str, str]:
     old_values: dict = {}
     before_text = _redact_secrets(before, old_values, None)
     after_text = _redact_secrets(after, {}, old_values)
-    return before_text, after_text
+    # Then every known secret in every form, over the whole text: a secret that spans lines
+    # (a block scalar, a folded quoted string) is found before the diff cuts it into lines.
+    return redact_known(before_text), redact_known(after_text)
 
 
 def _redact_secrets(text: str, seen: dict, compare: dict | None) -> str:

@@ -466,15 +466,19 @@ class ImageEntry:
 
 # kustomize 5.7 ``image.IsImageMatched``: after the (unescaped) name, an optional ``:tag`` of
 # [a-zA-Z0-9_.{}-]* (braces for Bazel rules_k8s templates) and an optional ``@sha256:...``.
-_KUSTOMIZE_MATCH_SUFFIX = r"(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?\Z"
+_KUSTOMIZE_MATCH_SUFFIX = r"(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$"  # RE2: $ is end of text
 
 
 def _kustomize_matches(value: str, name: str) -> bool:
+    # Go's regexp, as kustomize: RE2 syntax in linear time (postrender/regexp.py), so a name
+    # such as "(a+)+" cannot make a run take exponential time.  A pattern Go refuses matches
+    # nothing (kustomize ignores the compile error).
+    from postrender import regexp
+
     try:
-        pattern = re.compile("^" + name + _KUSTOMIZE_MATCH_SUFFIX)
-    except re.error:
+        return regexp.search("^" + name + _KUSTOMIZE_MATCH_SUFFIX, value)
+    except regexp.RegexpError:
         return False
-    return pattern.search(value) is not None
 
 
 def _kustomize_split(value: str) -> tuple[str, str, str]:

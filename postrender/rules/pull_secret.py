@@ -148,7 +148,7 @@ def build(options: dict, ctx, path) -> PullSecret:
         variable = (mapping.get(cred) or cred).strip()
         if not _VARIABLE_PATH.fullmatch(variable):
             raise ctx.error(path + ("credentials", cred), f"{variable!r} is not a variable name (use a.b.c)")
-        value = lookup(ctx.variables, variable)
+        value = ctx.as_text(variable, lookup(ctx.variables, variable))  # 0755 from a values file stays 0755
         if value is _MISSING:
             continue
         context[cred] = value
