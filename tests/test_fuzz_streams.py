@@ -166,8 +166,12 @@ def expect_annotation_add(doc, rule):
     for r in resources(doc):
         if targeted(r, rule.get("target")):
             meta = r.get("metadata")
-            if not isinstance(meta, dict) or not isinstance(meta.get("annotations"), dict):
-                raise CannotApply("JSON6902 add under a missing /metadata/annotations")
+            if not isinstance(meta, dict):
+                raise CannotApply("JSON6902 add under a missing /metadata")
+            if "annotations" not in meta:
+                meta["annotations"] = {}  # kustomize's resources always have annotations (its internal ones)
+            if not isinstance(meta["annotations"], dict):
+                raise CannotApply("JSON6902 add under a /metadata/annotations that is not a mapping")
             meta["annotations"][ANNOTATION] = rule["value"]
 
 
