@@ -103,14 +103,46 @@ class Images(Rule):
 # walk these lists with ``create: true``: a null list there becomes ``[]`` whatever the entries.
 _NULL_LIST_PARENTS = (("spec",), ("spec", "template", "spec"))
 _NULL_LISTS = ("containers", "initContainers", "volumes")
-# A line that may hold such a null: the key with an explicit null, or with nothing after it and
-# no value on the next line (deeper indented, or a block sequence at the key's own indentation).
-# Only documents with one are parsed: the common `containers:` opening a list is not one.
-_MAYBE_NULL_LIST = re.compile(
-    r"^[ \t]+(?:containers|initContainers|volumes):[ \t]*(?:null|Null|NULL|~)[ \t]*(?:#.*)?\r?$"
-    r"|^(?P<ind>[ \t]+)(?:containers|initContainers|volumes):[ \t]*(?:#.*)?"
-    r"(?:\Z|\r?\n(?!(?P=ind)(?:[ \t]+[^\s#]|-(?:[ \t]|\r?$))))",
-    re.MULTILINE)
+# What follows such a key on its line when the value is null: nothing, or an explicit null.
+_AFTER_KEY = re.compile(r"[ \t]*(?:(null|Null|NULL|~)[ \t]*)?(?:#[^\r\n]*)?(?=\r?\n|\Z)")
+
+
+def _may_hold_null_list(text: str) -> bool:
+    """Whether a document has a line ``containers:`` (or ``initContainers:``/``volumes:``) that
+    may be null: with an explicit null, or with no value on the next line (deeper indented, or
+    a block sequence at the key's own indentation).  Only such documents are parsed: the
+    common ``containers:`` opening a list is not one, nor the property names of CRD schemas.
+    A plain ``find`` per key keeps this at a few ms on a 12 MB stream.
+    """
+    for key in _NULL_LISTS:
+        needle = key + ":"
+        at = text.find(needle)
+        while at != -1:
+            line_start = text.rfind("\n", 0, at) + 1
+            indent = text[line_start:at]
+            after = _AFTER_KEY.match(text, at + len(needle)) if indent and not indent.strip(" \t") else None
+            if after is not None:
+                if after.group(1) or after.end() >= len(text):
+                    return True
+                next_start = after.end() + (2 if text.startswith("\r\n", after.end()) else 1)
+                next_end = text.find("\n", next_start)
+                line = text[next_start:] if next_end == -1 else text[next_start:next_end]
+                if not _holds_value(line.rstrip("\r"), indent):
+                    return True
+            at = text.find(needle, at + len(needle))
+    return False
+
+
+def _holds_value(line: str, indent: str) -> bool:
+    """The line after ``key:`` (at ``indent``) is the key's value: deeper and not a comment, or a
+    block sequence item at the key's own indentation."""
+    if not line.startswith(indent):
+        return False
+    rest = line[len(indent):]
+    if rest[:1] in (" ", "\t"):
+        body = rest.lstrip(" \t")
+        return bool(body) and not body.startswith("#")
+    return rest == "-" or rest.startswith(("- ", "-\t"))
 
 
 def _empty_null_lists(rule, documents, ctx: RunContext) -> None:
@@ -119,7 +151,8 @@ def _empty_null_lists(rule, documents, ctx: RunContext) -> None:
 
     Only documents whose text has such a line are parsed.  CRDs are left alone, as kustomize does.
     """
-    candidates = [d for d in documents if not d.void and not d.removed and _MAYBE_NULL_LIST.search(d.text)]
+    candidates = [d for d in documents if not d.void and not d.removed
+                  and d.kind != "CustomResourceDefinition" and _may_hold_null_list(d.text)]
     for doc, _where, resource in stream_resources(candidates):
         if resource.get("kind") == "CustomResourceDefinition" or not rule.selected(resource):
             continue
