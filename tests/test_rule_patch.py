@@ -241,7 +241,7 @@ rules:
         - {op: test, path: /spec/replicas, value: 5}
     target: {kind: Deployment, name: backend}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 1 (app/templates/backend.yaml): Deployment/backend:"
+        RuleError("test.yaml:4:5: rules[0] (patch): document 1 (app/templates/backend.yaml): Deployment/backend:"
                   " json6902[0] (test /spec/replicas):"),
         id="json6902-test-fails",
     ),
@@ -253,7 +253,7 @@ rules:
         spec: {{ '{' }}
     target: {kind: Service}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 3: Service/backend: the rendered strategicMerge patch is not valid YAML: line 2:"),
+        RuleError("test.yaml:4:5: rules[0] (patch): document 3: Service/backend: the rendered strategicMerge patch is not valid YAML: line 2:"),
         id="rendered-bad-yaml",
     ),
     pytest.param(
@@ -264,7 +264,7 @@ rules:
         metadata: {labels: {x: "{{ nope }}"}}
     target: {kind: Service}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 3: Service/backend: 'nope' is undefined"),
+        ConfigError("test.yaml:4:5: rules[0] (patch): document 3: Service/backend: 'nope' is undefined"),
         id="undefined-variable-is-an-error",
     ),
     pytest.param(
@@ -304,7 +304,7 @@ rules:
     target: {kind: Deployment}
     expect: 1
 """, {},
-        CheckFailed("rule 1 (patch, test.yaml:4:5): expected 1 matching resources, matched 2"),
+        CheckFailed("test.yaml:4:5: rules[0] (patch): expected 1 matching resources, matched 2"),
         id="expect-mismatch",
     ),
     pytest.param(
@@ -497,7 +497,7 @@ rules:
         metadata: {name: backend, namespace: prod}
         spec: {replicas: 2}
 """,
-        RuleError("rule 1 (patch, test.yaml:4:5): document 1 of the patch names Deployment/prod/backend (apps/v1);"
+        RuleError("test.yaml:4:5: rules[0] (patch): document 1 of the patch names Deployment/prod/backend (apps/v1);"
                   " no resource in the stream has that identity"),
         id="identity-without-match-is-an-error",
     ),
@@ -510,7 +510,7 @@ rules:
         kind: Deployment
         metadata: {name: backend}
 """,
-        RuleError("rule 1 (patch, test.yaml:4:5): document 1 of the patch names Deployment/backend (v1);"),
+        RuleError("test.yaml:4:5: rules[0] (patch): document 1 of the patch names Deployment/backend (v1);"),
         id="identity-compares-group-and-version",
     ),
     pytest.param(

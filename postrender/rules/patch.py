@@ -76,10 +76,17 @@ from postrender.selector import ResourceIdentity, split_api_version
 
 NAME = "patch"
 KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge", "path")
+EXACTLY_ONE_OF = KINDS_OF_PATCH
+_FILE = Field("map", fields={"path": Field("str", required=True, doc="a patch file next to the config")})
+_OPERATION = Field("map", extra_keys=True, fields={"op": Field("str", required=True), "path": Field("str", required=True)})
 OPTIONS = {
-    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML (documents separated by ---), a mapping, a list of mappings, or {path: FILE}"),
-    "json6902": Field("any", doc="JSON6902 operations: a list, a Jinja template rendering to a YAML list, or {path: FILE}"),
-    "merge": Field("any", doc="RFC 7386 JSON merge patch: a mapping, a Jinja template rendering to YAML, or {path: FILE}"),
+    "strategicMerge": Field("any", variants=(Field("str"), Field("map"), Field("list", items=Field("map"))),
+                            doc="strategic-merge patch: a Jinja template rendering to YAML (documents separated by ---), "
+                                "a mapping, a list of mappings, or {path: FILE}"),
+    "json6902": Field("any", variants=(Field("str"), Field("list", items=_OPERATION), _FILE),
+                      doc="JSON6902 operations: a list, a Jinja template rendering to a YAML list, or {path: FILE}"),
+    "merge": Field("any", variants=(Field("str"), Field("map")),
+                   doc="RFC 7386 JSON merge patch: a mapping, a Jinja template rendering to YAML, or {path: FILE}"),
     "path": Field("str", doc="a patch file next to the config: a list is JSON6902, anything else strategic merge"),
     "allowKindChange": Field("bool", default=False, doc="let the patch change kind"),
     "allowNameChange": Field("bool", default=False, doc="let the patch change metadata.name"),
@@ -264,7 +271,8 @@ class Patch(Rule):
             if len(docs) > 1:
                 raise PatchError(_MULTI_DOC_JSON if self.how == "json6902" else "the rendered patch holds more than one YAML document")
             return docs[0]
-        data = _render_data(self.body, scope)
+        # A patch file is kustomize's text, not a template ({{ }} in a ConfigMap value stays).
+        data = self.body if self.source is not None else _render_data(self.body, scope)
         if data is None:
             raise _Skip
         return data
@@ -401,7 +409,7 @@ class Patch(Rule):
         for (i, label), count in matched.items():
             if count != 1:
                 found = "no resource" if count == 0 else f"{count} resources"
-                raise RuleError(f"{self.label()}: document {i + 1} of the patch names {label}; {found} in the stream"
+                raise RuleError(f"{self.located()}: document {i + 1} of the patch names {label}; {found} in the stream"
                                 f" {'has' if count == 0 else 'have'} that identity (a patch without target: applies"
                                 " to the one resource its apiVersion, kind, name and namespace identify)")
         return documents
@@ -411,10 +419,11 @@ class Patch(Rule):
         """One line naming the rule, the document and the resource for whatever goes wrong."""
         try:
             yield
-        except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
-            raise ConfigError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+        except (templating.TemplateRefused, templating.UndefinedVariable) as exc:
+            # The template is at fault, not the input: exit 2, like the same error at load time.
+            raise ConfigError(f"{self.located()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
         except (templating.TemplateError, PatchError) as exc:
-            raise RuleError(f"{self.label()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
+            raise RuleError(f"{self.located()}: {doc.where()}: {resource_name(resource)}: {exc}") from None
 
     def _store(self, doc, where: str, resource: dict, new, ctx: RunContext) -> None:
         what = f"{doc.where()}: {resource_name(resource)}"
@@ -424,7 +433,7 @@ class Patch(Rule):
                 ctx.record(self, doc, resource, "(resource)", "present", None)
             return
         if not isinstance(new, dict):
-            raise RuleError(f"{self.label()}: {what}: the patched resource must be a mapping, not {type(new).__name__}")
+            raise RuleError(f"{self.located()}: {what}: the patched resource must be a mapping, not {type(new).__name__}")
         diffs = list(_differences(resource, new))
         if not diffs:
             return
@@ -440,6 +449,26 @@ class Patch(Rule):
             held[1].append(before)
         for path, old_value, new_value in diffs:
             ctx.record(self, doc, label, f"{where}.{path}" if where else path, old_value, new_value)
+
+    def templates(self, variables: dict) -> list:
+        """The patch body's templates, rendered per resource with ``resource`` (a patch file is
+        not a template)."""
+        found = []
+        if self.source is not None:
+            return found
+
+        def walk(value, path):
+            if isinstance(value, str) and templating.is_template(value):
+                found.append((path, value, variables, frozenset({"resource"}), None))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, path + (i,))
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, path + (key,))
+
+        walk(self.body, (self.how,))
+        return found
 
     @staticmethod
     def _delete(doc, where: str, resource: dict) -> None:
