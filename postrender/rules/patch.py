@@ -91,6 +91,9 @@ OPTIONS = {
     "allowKindChange": Field("bool", default=False, doc="let the patch change kind"),
     "allowNameChange": Field("bool", default=False, doc="let the patch change metadata.name"),
 }
+# Only with a target (the loader and the JSON Schema check it): kustomize refuses a JSON patch
+# without one, and postrender's old every-resource reading of it would differ silently.
+NEEDS_TARGET = {"json6902": "a json6902 patch needs a target: (kustomize: must specify a target for JSON patch)"}
 # Rendered per resource (with `resource`), not at load time.
 RAW_KEYS = frozenset(KINDS_OF_PATCH) - {"path"}
 
