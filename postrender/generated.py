@@ -39,12 +39,12 @@ def shipped_templates_dir() -> Path:
     return here.parent / "templates"
 
 
-def resolve_template(value: str, config_dir: Path) -> Path:
-    """The file a ``template:`` option names; ValueError says why not."""
+def resolve_template(value: str, config_dir: Path, what: str = "template") -> Path:
+    """The file a ``template:`` (or patch ``path:``) option names; ValueError says why not."""
     builtin = value.startswith(BUILTIN_PREFIX)
     name = value[len(BUILTIN_PREFIX):] if builtin else value
     if not name:
-        raise ValueError("empty template path")
+        raise ValueError(f"empty {what} path")
     base = (shipped_templates_dir() if builtin else config_dir).resolve()
     path = (base / name).resolve()
     allowed = [base]
@@ -53,27 +53,27 @@ def resolve_template(value: str, config_dir: Path) -> Path:
     if not any(path.is_relative_to(root) for root in allowed):
         if builtin:
             raise ValueError(f"{value!r} is outside postrender's templates/")
-        raise ValueError(f"{value!r} is outside the config file's directory ({base}); copy the template next to"
+        raise ValueError(f"{value!r} is outside the config file's directory ({base}); copy the {what} next to"
                          f" the config file, or allow its directory with ${ENV_TEMPLATE_DIRS}")
     if not path.is_file():
-        raise ValueError(f"template {value!r} not found (looked for {path})")
+        raise ValueError(f"{what} {value!r} not found (looked for {path})")
     return path
 
 
-def read_template(value: str, config_dir: Path) -> tuple[str, str]:
-    """(template text, display name); ValueError with a one-line reason."""
+def read_template(value: str, config_dir: Path, what: str = "template") -> tuple[str, str]:
+    """(file text, display name); ValueError with a one-line reason."""
     from postrender.config.loader import MAX_CONFIG_BYTES, read_capped
 
-    path = resolve_template(value, config_dir)
+    path = resolve_template(value, config_dir, what)
     try:
         data = read_capped(path, MAX_CONFIG_BYTES)
         if data is None:
-            raise ValueError(f"template {value!r} is over the limit of {MAX_CONFIG_BYTES >> 20} MiB")
+            raise ValueError(f"{what} {value!r} is over the limit of {MAX_CONFIG_BYTES >> 20} MiB")
         return data.decode("utf-8"), value
     except UnicodeDecodeError:
-        raise ValueError(f"template {value!r} is not UTF-8 text") from None
+        raise ValueError(f"{what} {value!r} is not UTF-8 text") from None
     except OSError as exc:
-        raise ValueError(f"cannot read template {value!r}: {exc.strerror}") from None
+        raise ValueError(f"cannot read {what} {value!r}: {exc.strerror}") from None
 
 
 def compile_template(text: str):

@@ -129,3 +129,10 @@ def run_measured(args: list[str], stdin_path: Path, cwd: Path | None = None) -> 
         seconds = time.perf_counter() - started
         peak_mib = int(Path(peak.name).read_text()) / 1024  # VmHWM is in kB
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), seconds, peak_mib
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The per-area counts of the ported kustomize test cases (tests/test_kustomize_cases.py)."""
+    from tests import kustomize_table
+
+    kustomize_table.report(terminalreporter.write_line)

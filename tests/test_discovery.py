@@ -76,6 +76,18 @@ RULE_CASES = {
         ("spec.containers[0].image", "app", "podSpec", "field"),
         ("spec.volumes[0].image.reference", "quay.io/x/data:1", "imageVolume", "field"),
     ]),
+    "imageVolume: any volumes list of an unknown kind (kustomize's image-volume test, v1 Deployment)": ("""
+        apiVersion: v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          template:
+            spec:
+              volumes:
+                - {name: v, image: {reference: nginx}}
+                - {name: e, image: {reference: ""}}
+                - {name: c, configMap: {name: x}}
+        """, [("spec.template.spec.volumes[0].image.reference", "nginx", "imageVolume", "field")]),
     "imageField: a table entry is taken even when invalid": ("""
         apiVersion: monitoring.coreos.com/v1
         kind: Prometheus

@@ -189,7 +189,7 @@ def test_yaml_the_rewriter_cannot_read_is_a_one_line_input_error(cli, tmp_path):
     # (The byte campaign's input was '? a\t' with a label patch; that is no manifest, so the
     # same YAML now sits in one, behind an edit the splicer leaves to the rewriter: removing the
     # first item of a sequence that starts on its parent's dash line.)
-    remove = "rules:\n  - patch:\n      json6902: [{op: remove, path: /x/0/0}]\n"
+    remove = "rules:\n  - patch:\n      json6902: [{op: remove, path: /x/0/0}]\n    target: {kind: ConfigMap}\n"
     stream = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nx:\n- - a\n  - b\n? c\t"
     result = cli(["-c", str(write_config(tmp_path, remove))], stdin=stream)
     assert (result.code, result.out) == (3, b"")

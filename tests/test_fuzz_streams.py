@@ -166,8 +166,12 @@ def expect_annotation_add(doc, rule):
     for r in resources(doc):
         if targeted(r, rule.get("target")):
             meta = r.get("metadata")
-            if not isinstance(meta, dict) or not isinstance(meta.get("annotations"), dict):
-                raise CannotApply("JSON6902 add under a missing /metadata/annotations")
+            if not isinstance(meta, dict):
+                raise CannotApply("JSON6902 add under a missing /metadata")
+            if "annotations" not in meta:
+                meta["annotations"] = {}  # kustomize's resources always have annotations (its internal ones)
+            if not isinstance(meta["annotations"], dict):
+                raise CannotApply("JSON6902 add under a /metadata/annotations that is not a mapping")
             meta["annotations"][ANNOTATION] = rule["value"]
 
 
@@ -196,6 +200,8 @@ def config_entry(rule: dict) -> dict:
                                         "value": rule["value"]}]}}
     if rule.get("target"):
         body["target"] = {"kind": rule["target"]}
+    elif kind == "annotationAdd":
+        body["target"] = {"kind": ".*"}  # a json6902 patch needs a target (kustomize); .* selects every resource
     return body
 
 

@@ -70,7 +70,8 @@ CASES = [
     ("values read the Go way are moved with their meaning",
      CM + "data:\n  t: 12:30\n  o: 0o022\n  e: 08\n",
      "rules:\n  - patch:\n      json6902:\n        - {op: copy, from: /data/t, path: /data/t2}\n"
-     "        - {op: move, from: /data/o, path: /data/o2}\n        - {op: copy, from: /data/e, path: /data/e2}\n",
+     "        - {op: move, from: /data/o, path: /data/o2}\n        - {op: copy, from: /data/e, path: /data/e2}\n"
+     "    target: {kind: ConfigMap}\n",
      {"data/t2": "12:30", "data/o2": 18, "data/e2": 8, "data/e": 8}),
     ("the resource template variable sees Go's values",
      CM + "data:\n  o: 0o017\n  flag: y\n",

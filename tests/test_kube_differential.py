@@ -116,6 +116,8 @@ def config_entry(rule: dict) -> dict:
         body = {"registryRewrite": {"mirrors": [{"from": rule["from"], "to": rule["to"]}]}}
     if rule["target"]:
         body["target"] = {"kind": rule["target"]}
+    elif kind == "labelAdd":
+        body["target"] = {"kind": ".*"}  # a json6902 patch needs a target (kustomize); .* selects every resource
     return body
 
 

@@ -204,9 +204,9 @@ rules:
           name: renamed
     target: {kind: Service}
 """, {},
-        RuleError("test.yaml:4:5: rules[0] (patch): document 3: Service/backend: the patch changes metadata.name"
-                  " from 'backend' to 'renamed'; set allowNameChange: true if that is intended"),
-        id="name-change-refused",
+        # kustomize: with a target, the resource keeps its name (the patch's is ignored)
+        STREAM,
+        id="name-ignored-with-target",
     ),
     pytest.param(
         """\
@@ -229,9 +229,9 @@ rules:
         - {op: replace, path: /kind, value: StatefulSet}
     target: {kind: Deployment, name: frontend}
 """, {},
-        RuleError("test.yaml:4:5: rules[0] (patch): document 2 (app/templates/frontend.yaml): Deployment/frontend:"
-                  " the patch changes kind from 'Deployment' to 'StatefulSet'; set allowKindChange: true if that is intended"),
-        id="kind-change-refused",
+        # kustomize applies a JSON patch as it is: kind changes without allowKindChange
+        replaced(STREAM, ("kind: Deployment\nmetadata:\n  name: frontend", "kind: StatefulSet\nmetadata:\n  name: frontend")),
+        id="json6902-changes-kind",
     ),
     pytest.param(
         """\
@@ -275,7 +275,7 @@ rules:
       merge: {spec: {replicas: 2}}
 """, {},
         ConfigError("test.yaml:4:5: rules[0].patch: needs exactly one of strategicMerge, json6902, merge,"
-                    " found strategicMerge, merge"),
+                    " path, found strategicMerge, merge"),
         id="two-patch-kinds",
     ),
     pytest.param(
@@ -400,8 +400,338 @@ spec:
     "strategicMerge: {metadata: {labels: {$patch: replace, team: platform}}}",
 ], ids=["merge", "json6902", "strategic-replace"])
 def test_replacing_every_key_of_a_mapping_changes_only_its_lines(patch):
-    out = run(f"rules:\n  - patch:\n      {patch}\n", data=WHOLE_MAP_INPUT)
+    out = run(f"rules:\n  - patch:\n      {patch}\n    target: {{kind: Service}}\n", data=WHOLE_MAP_INPUT)
     old_lines, new_lines = WHOLE_MAP_INPUT.splitlines(), out.splitlines()
     assert new_lines[:5] == old_lines[:5]
     assert new_lines[5].startswith("    team: platform")
     assert new_lines[6:] == old_lines[7:]
+
+
+# ---- kustomize's identity rules, patch files, several documents (issue 12) -------------------
+
+IDENTITY_CASES = [
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: frontend
+        spec:
+          replicas: 2
+""",
+        # no target: only the Deployment the patch names (not backend, not the Service); a new
+        # key goes after the mapping's last one
+        replaced(STREAM, ("          image: repo/web:3\n", "          image: repo/web:3\n  replicas: 2\n")),
+        id="identity-selects-the-named-resource",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: backend}
+        spec: {replicas: 4}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: backend}
+        spec: {type: NodePort}
+""",
+        replaced(STREAM, ("  replicas: 1\n", "  replicas: 4\n"),
+                 ("spec:\n  ports:\n    - port: 80\n", "spec:\n  ports:\n    - port: 80\n  type: NodePort\n")),
+        id="several-documents-each-by-identity",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ignored
+          namespace: elsewhere
+        spec:
+          replicas: 5
+    target: {kind: Deployment, name: backend}
+""",
+        # under a target the patch's name and namespace are kustomize's placeholders
+        replaced(STREAM, ("  replicas: 1\n", "  replicas: 5\n")),
+        id="target-keeps-name-and-namespace",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: frontend-2}
+      allowNameChange: true
+      allowKindChange: true
+    target: {kind: Deployment, name: frontend}
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: frontend}
+        spec: {replicas: 9}
+""",
+        # the second patch names the resource as it was before the first renamed it (kustomize's PrevIds)
+        replaced(STREAM, ("kind: Deployment\nmetadata:\n  name: frontend\n", "kind: StatefulSet\nmetadata:\n  name: frontend-2\n"),
+                 ("          image: repo/web:3\n", "          image: repo/web:3\n  replicas: 9\n")),
+        id="identity-matches-the-name-before-a-rename",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: backend, namespace: prod}
+        spec: {replicas: 2}
+""",
+        RuleError("test.yaml:4:5: rules[0] (patch): document 1 of the patch names Deployment/prod/backend (apps/v1);"
+                  " no resource in the stream has that identity"),
+        id="identity-without-match-is-an-error",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: v1
+        kind: Deployment
+        metadata: {name: backend}
+""",
+        RuleError("test.yaml:4:5: rules[0] (patch): document 1 of the patch names Deployment/backend (v1);"),
+        id="identity-compares-group-and-version",
+    ),
+    pytest.param(
+        "rules:\n  - patch:\n      strategicMerge: \"  \"\n",
+        ConfigError("test.yaml:5:7: rules[0].patch.strategicMerge: the patch is blank"),
+        id="blank-patch",
+    ),
+    pytest.param(
+        "rules:\n  - patch:\n      json6902: [{op: remove, path: /spec/replicas}]\n",
+        ConfigError("test.yaml:4:5: rules[0].patch: a json6902 patch needs a target:"),
+        id="json6902-needs-a-target",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      json6902: |
+        - {op: remove, path: /spec/replicas}
+        ---
+        - {op: remove, path: /spec/template}
+    target: {kind: Deployment}
+""",
+        ConfigError("test.yaml:5:7: rules[0].patch.json6902: the json6902 patch holds more than one YAML document"),
+        id="json6902-several-documents-refused",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        spec: {replicas: 2}
+        ---
+        spec: {replicas: 3}
+    target: {kind: Deployment}
+""",
+        ConfigError("test.yaml:4:5: rules[0].patch: 2 strategic-merge documents and a target"),
+        id="target-with-several-documents-refused",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        spec:
+          template:
+            spec:
+              containers:
+                - $patch: replace
+                - name: only
+                  image: repo/only:1
+    target: {kind: Deployment, name: backend}
+""",
+        replaced(STREAM, ('''        - name: api
+          image: "repo/api:1.0"   # pinned
+          env:
+            - name: A
+              value: "1"
+        - name: sidecar
+          image: repo/side:2
+''', '''        - name: only
+          image: repo/only:1
+''')),
+        id="list-replace-directive",
+    ),
+    pytest.param(
+        """\
+rules:
+  - patch:
+      strategicMerge: |
+        spec:
+          template:
+            spec:
+              imagePullSecrets:
+                - $patch: delete
+    target: {kind: Deployment, name: frontend}
+""",
+        replaced(STREAM, ("      imagePullSecrets:\n        - name: existing\n", "")),
+        id="list-delete-directive-removes-the-key",
+    ),
+]
+
+
+@pytest.mark.parametrize("rules, expected", IDENTITY_CASES)
+def test_identity_and_documents(rules, expected):
+    test_patch_rule(rules, {}, expected)
+
+
+def test_expect_counts_the_resources_a_patch_identifies():
+    rules = """\
+rules:
+  - patch:
+      strategicMerge: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: backend}
+        spec: {replicas: 3}
+    expect: 1
+"""
+    assert run(rules) == replaced(STREAM, ("  replicas: 1\n", "  replicas: 3\n"))
+
+
+PORTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d
+spec:
+  template:
+    spec:
+      containers:
+        - name: c
+          ports:
+            - containerPort: 8080
+              protocol: TCP
+            - containerPort: 9090
+"""
+
+
+@pytest.mark.parametrize("ports, expected", [
+    # 8080/UDP is another port than 8080/TCP (kustomize matches containerPort and protocol)
+    ("- {containerPort: 8080, protocol: UDP}",
+     PORTS + "            - containerPort: 8080\n              protocol: UDP\n"),
+    # no protocol in the patch: the port of that number
+    ("- {containerPort: 8080, name: http}",
+     PORTS.replace("              protocol: TCP\n", "              protocol: TCP\n              name: http\n")),
+    # no protocol in the original: the patch's protocol joins it
+    ("- {containerPort: 9090, protocol: TCP}",
+     PORTS + "              protocol: TCP\n"),
+], ids=["other-protocol-is-added", "missing-protocol-matches", "protocol-added-to-match"])
+def test_ports_merge_by_port_and_protocol(ports, expected):
+    patch = ("spec:\n  template:\n    spec:\n      containers:\n        - name: c\n          ports:\n"
+             + "\n".join("            " + line for line in ports.splitlines()) + "\n")
+    rules = "rules:\n  - patch:\n      strategicMerge: |\n" + "\n".join("        " + line for line in patch.splitlines()) \
+        + "\n    target: {kind: Deployment}\n"
+    assert run(rules, data=PORTS) == expected
+
+
+ROLLOUT = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: r
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: app:1
+        - name: side
+          image: side:1
+"""
+
+
+@pytest.mark.parametrize("kind", ["Deployment", None], ids=["patch-names-deployment", "pod-spec-table"])
+def test_crd_pod_specs_merge_by_name(kind):
+    """A Rollout has no schema: the kind the patch names (kustomize), else the pod-spec table."""
+    head = f"        apiVersion: apps/v1\n        kind: {kind}\n        metadata: {{name: x}}\n" if kind else ""
+    rules = ("rules:\n  - patch:\n      strategicMerge: |\n" + head
+             + "        spec:\n          template:\n            spec:\n              containers:\n"
+             + "                - name: side\n                  image: side:2\n    target: {kind: Rollout}\n")
+    assert run(rules, data=ROLLOUT) == ROLLOUT.replace("side:1", "side:2")
+
+
+def test_patch_files(tmp_path):
+    (tmp_path / "patches").mkdir()
+    (tmp_path / "patches" / "replicas.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: backend\nspec:\n  replicas: 7\n")
+    (tmp_path / "patches" / "ops.json").write_text('[{"op": "add", "path": "/spec/type", "value": "NodePort"}]')
+    (tmp_path / "patches" / "empty.yaml").write_text("# nothing yet\n")
+    (tmp_path / "patches" / "labels.yaml").write_text("metadata:\n  labels:\n    team: web\n")
+    rules = """\
+rules:
+  - patch: {path: patches/replicas.yaml}
+  - patch: {path: patches/ops.json}
+    target: {kind: Service}
+  - patch: {path: patches/empty.yaml}
+    target: {kind: Service}
+  - patch:
+      strategicMerge: {path: patches/labels.yaml}
+    target: {kind: Deployment, name: frontend}
+  - patch:
+      json6902: {path: patches/ops.json}
+    target: {kind: Deployment, name: frontend}
+"""
+    out = run(rules, base_dir=tmp_path)
+    assert out == replaced(STREAM, ("  replicas: 1\n", "  replicas: 7\n"),
+                           ("spec:\n  ports:\n    - port: 80\n", "spec:\n  ports:\n    - port: 80\n  type: NodePort\n"),
+                           ("  name: frontend\nspec:\n", "  name: frontend\n  labels:\n    team: web\nspec:\n"),
+                           ("          image: repo/web:3\n", "          image: repo/web:3\n  type: NodePort\n"))
+
+
+def test_strategic_merge_documents_as_a_list():
+    rules = """\
+rules:
+  - patch:
+      strategicMerge:
+        - {apiVersion: apps/v1, kind: Deployment, metadata: {name: backend}, spec: {replicas: 4}}
+        - {apiVersion: apps/v1, kind: Deployment, metadata: {name: frontend}, spec: {replicas: 5}}
+"""
+    assert run(rules) == replaced(STREAM, ("  replicas: 1\n", "  replicas: 4\n"),
+                                  ("          image: repo/web:3\n", "          image: repo/web:3\n  replicas: 5\n"))
+
+
+@pytest.mark.parametrize("path, message", [
+    ("../outside.yaml", "is outside the config file's directory"),
+    ("missing.yaml", "patch file 'missing.yaml' not found"),
+])
+def test_patch_file_errors(tmp_path, path, message):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "outside.yaml").write_text("spec: {replicas: 2}\n")
+    with pytest.raises(ConfigError) as info:
+        run(f"rules:\n  - patch: {{path: {path}}}\n    target: {{kind: Service}}\n", base_dir=tmp_path / "cfg")
+    assert "test.yaml:4:13: rules[0].patch.path: " in str(info.value)
+    assert message in str(info.value)
+
+
+def test_json6902_under_missing_annotations_as_kustomize():
+    """kustomize's resources carry internal annotations, so /metadata/annotations exists there."""
+    rules = ("rules:\n  - patch:\n      json6902:\n        - {op: add, path: /metadata/annotations/team, value: web}\n"
+             "    target: {kind: Service}\n")
+    assert run(rules) == replaced(STREAM, ("  name: backend\nspec:\n  ports", "  name: backend\n  annotations:\n    team: web\nspec:\n  ports"))
+    untouched = ("rules:\n  - patch:\n      json6902:\n        - {op: test, path: /metadata/annotations/team, value: null}\n"
+                 "    target: {kind: Service}\n")
+    assert run(untouched) == STREAM  # the map it saw is dropped again

@@ -170,6 +170,8 @@ INVALID = {
     "json6902 operation without op": rule("- patch: {json6902: [{path: /a, value: 1}]}\n"),
     "json6902 not a list": rule("- patch: {json6902: {op: add}}\n"),
     "merge patch a number": rule("- patch: {merge: 3}\n"),
+    "json6902 without target": rule("- patch: {json6902: [{op: add, path: /a, value: 1}]}\n"),
+    "json6902 with a null target": rule("- patch: {json6902: [{op: add, path: /a, value: 1}]}\n  target: null\n"),
     "imagePullSecrets no names": rule("- imagePullSecrets: {names: []}\n"),
     "imagePullSecrets bad name": rule("- imagePullSecrets: {names: [Reg_Cred]}\n"),
     "imagePullSecrets bad registry": rule("- imagePullSecrets: {names: [a], registries: ['docker.io/x:1']}\n"),
@@ -221,7 +223,9 @@ VALID = {
     "patch forms": rule("""\
         - patch: {merge: {spec: {replicas: 2}}, strategicMerge: null}
         - patch: {json6902: [{op: add, path: /metadata/labels/a, value: b}]}
+          target: {kind: Deployment}
         - patch: {json6902: "- {op: remove, path: /spec/replicas}"}
+          target: {name: web}
         - patch: {strategicMerge: "metadata: {labels: {a: b}}"}
         """),
     "images both shapes": rule("""\

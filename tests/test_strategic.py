@@ -533,3 +533,17 @@ def test_keep_order(original, patch, expected):
 def test_unknown_order_is_rejected():
     with pytest.raises(ValueError):
         strategic_merge(dep(), ppatch(), *DEP, order="random")
+
+
+def test_items_without_merge_key_land_in_an_empty_list():
+    """kustomize takes the patch's list as it is where the original has none (an env entry with
+    only valueFrom, api/krusty nameprefixsuffixpatch_test); into an existing list it would lose
+    items (kyaml), so that stays an error."""
+    pod = {"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
+    env = [{"valueFrom": {"configMapKeyRef": {"name": "m", "key": "k"}}}, {"name": "A", "value": "1", "x": None}]
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "c", "env": env}]}}}}
+    out = strategic_merge(pod, patch, "apps/v1", "Deployment", order="keep")
+    assert out["spec"]["template"]["spec"]["containers"][0]["env"] == [env[0], {"name": "A", "value": "1"}]
+    pod["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "B", "value": "2"}]
+    with pytest.raises(PatchError, match=r"env\[0\]: item has no merge key 'name'"):
+        strategic_merge(pod, patch, "apps/v1", "Deployment", order="keep")

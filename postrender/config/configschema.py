@@ -41,6 +41,11 @@ def config_json_schema() -> dict:
             },
             "required": [name],
             "additionalProperties": False,
+            # NEEDS_TARGET: an option that is only valid with a target (the loader checks the same).
+            **({"allOf": [{"if": {"properties": {name: {"required": [option]}}},
+                           "then": {"required": ["target"], "properties": {"target": {"type": "object"}}}}
+                          for option in getattr(module, "NEEDS_TARGET", {})]}
+               if getattr(module, "NEEDS_TARGET", None) else {}),
         })
     top = {k: v for k, v in TOP_FIELDS.items() if k != "rules"}
     schema = json_schema_fields(top)

@@ -503,6 +503,10 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         except SchemaError as exc:
             raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
         rule = module.build(values, ctx, path + (name,))
+        try:
+            _check_needs_target(module, options, target, path + (name,))
+        except SchemaError as exc:
+            raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
         if check_templates:
             _check_undefined(
                 _template_strings(entry[name], (name,), variables, skip=getattr(module, "RAW_KEYS", frozenset()))
@@ -513,6 +517,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         rule.where = locate(path)
         rule.target = _build_target(target, ctx, path + ("target",)) if target else None
         rule.expect = expect
+        rule.configured(ctx, path + (name,))
         rules.append(rule)
     return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive,
                   ctx.image_discovery)
@@ -582,10 +587,20 @@ def _check_disabled(module, entry: dict, name: str, path: tuple, locate) -> None
         else:
             check(entry[name], spec, path + (name,), static=True)
         check(entry.get("target"), TARGET_SPEC, path + ("target",), static=True)
+        _check_needs_target(module, entry[name], entry.get("target"), path + (name,))
         if entry.get("expect") is not None:
             _parse_expect(entry["expect"], path + ("expect",))
     except SchemaError as exc:
         raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
+
+
+def _check_needs_target(module, options, target, path: tuple) -> None:
+    """A rule module's ``NEEDS_TARGET`` ({option: message}): that option only with a ``target:``
+    (the patch rule's json6902, as kustomize requires); the JSON Schema says the same."""
+    if target is None and isinstance(options, dict):
+        for option, message in getattr(module, "NEEDS_TARGET", {}).items():
+            if options.get(option) is not None:
+                raise SchemaError(path, message)
 
 
 def _parse_expect(value, path):

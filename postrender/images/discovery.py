@@ -11,7 +11,8 @@ shown by ``--explain`` and the JSON inventory:
     kind table knows (``kinds.BUILTIN_POD_SPEC_PATHS``: workloads, ``List`` items, OLM CSV
     deployments, Knative, KubeRay, ``podSpecPaths`` from the config);
 ``imageVolume``
-    ``volumes[].image.reference`` of those pod specs (Kubernetes 1.31+ image volumes);
+    ``volumes[].image.reference`` of those pod specs (Kubernetes 1.31+ image volumes), and,
+    generic, of any ``volumes`` list at any depth of other kinds (a pod spec no table knows);
 ``imageField``
     the field table :data:`BUILTIN_IMAGE_FIELDS` (operator CRs whose image is a plain field,
     like kustomize's ``images`` field specs) and the config's ``imageFields``;
@@ -395,6 +396,13 @@ class _Collector:
                         if isinstance(item.get("image"), str) and item["image"]:
                             self.add(ImageLocation(item, "image", f"{cpath}.image", found=CONTAINERS, policy=item))
                         self.embedded(item, cpath, CONTAINERS)
+                elif key == "volumes" and isinstance(value, list):
+                    # An image volume (ImageVolumeSource) in a pod spec no table knows.
+                    for i, item in enumerate(value):
+                        image = item.get("image") if isinstance(item, dict) else None
+                        if isinstance(image, dict) and isinstance(image.get("reference"), str) and image["reference"]:
+                            self.add(ImageLocation(image, "reference", f"{kpath}[{i}].image.reference",
+                                                   found=IMAGE_VOLUME))
                 elif key == "image" and is_generic_image(value):
                     self.add(ImageLocation(node, "image", kpath, found=IMAGE_KEY))
                     self.embedded(node, path, IMAGE_KEY)

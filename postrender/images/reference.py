@@ -338,6 +338,15 @@ def parse(s: str) -> ImageRef:
     return ref
 
 
+def is_reference(value) -> bool:
+    """Whether ``value`` is a string :func:`parse` accepts."""
+    try:
+        parse(value)
+        return True
+    except InvalidImageReference:
+        return False
+
+
 def _join(name: str, tag: str | None, digest: str | None) -> str:
     return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 

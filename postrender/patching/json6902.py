@@ -5,22 +5,27 @@ run in order; the first failure raises :class:`PatchError` naming the operation'
 ``op`` and its ``path`` (``json6902[2] (remove /spec/replicas): ...``).  Nothing is applied
 partially: the caller gets either the fully patched copy or the error.
 
-Semantics (RFC 6902, as kustomize's evanphx/json-patch applies them):
+Semantics (RFC 6902 as kustomize 5.7 applies it, with gopkg.in/evanphx/json-patch.v4):
 
 - ``add``: into a mapping sets the member (replacing it if present); into a list inserts before the
   index, ``-`` appends, index == len appends; the parent must exist.  Path ``""`` replaces the
   whole document.
 - ``remove``: the target must exist.
-- ``replace``: the target must exist.
+- ``replace``: the parent must exist; in a mapping a missing member is added (json-patch v4's
+  ``partialDoc.get`` does not fail on a missing key, so kustomize's ``replace`` of
+  ``/metadata/namespace`` adds it); in a list the index must exist.
 - ``move``/``copy``: ``from`` must exist; ``move`` into its own child is an error.
-- ``test``: deep equality (``1 == 1.0``, but ``true != 1``); failure is an error.
-- pointers: ``/a/b/0``; ``~1`` is ``/``, ``~0`` is ``~``; list indexes are decimal without leading
-  zeros; ``-`` only where the RFC allows it (the end of a list, for add/move/copy targets).
+- ``test``: deep equality (``1 == 1.0``, but ``true != 1``); failure is an error.  A missing
+  member tests equal to ``null`` (json-patch v4).
+- pointers: ``/a/b/0``; ``~1`` is ``/``, ``~0`` is ``~``; list indexes are decimal (leading zeros
+  and a sign read as Go's ``strconv.Atoi`` does), negative ones count from the end
+  (json-patch v4 ``SupportNegativeIndices``); ``-`` only at the end of a list, for add/move/copy.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from postrender.patching.strategic import PatchError
@@ -54,14 +59,21 @@ def parse_pointer(pointer: str) -> list[str]:
     return parts
 
 
+_ATOI = re.compile(r"[+-]?[0-9]+")
+
+
 def _index(token: str, length: int, *, allow_end: bool) -> int:
     if token == "-":
         if allow_end:
             return length
         raise _OpError("'-' (past the end of the list) is not an existing element")
-    if not token.isdigit() or not token.isascii() or (len(token) > 1 and token[0] == "0"):
+    if not _ATOI.fullmatch(token):
         raise _OpError(f"{token!r} is not a list index")
     idx = int(token)
+    if idx < 0:
+        if idx < -length:
+            raise _OpError(f"index {idx} is out of range (the list has {length} items)")
+        idx += length
     limit = length if allow_end else length - 1
     if idx > limit:
         raise _OpError(f"index {idx} is out of range (the list has {length} items)")
@@ -181,14 +193,16 @@ def _apply_one(doc: Any, op: Any) -> Any:
             return value
         parent, last = _resolve_parent(doc, parts, pointer)
         if isinstance(parent, dict):
-            if last not in parent:
-                raise _OpError(f"{pointer} does not exist")
-            parent[last] = value
+            parent[last] = value  # a missing member is added, as json-patch v4 does
         else:
             parent[_index(last, len(parent), allow_end=False)] = value
         return doc
     if name == "test":
         expected = _field(op, "value")
+        if parts and expected is None:
+            parent, last = _resolve_parent(doc, parts, pointer)
+            if isinstance(parent, dict) and last not in parent:
+                return doc  # json-patch v4: a missing member equals null
         actual = _get(doc, parts, pointer)
         if not _json_equal(actual, expected):
             raise _OpError(f"test failed: {pointer or '/'} is {actual!r}, expected {expected!r}")

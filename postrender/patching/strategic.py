@@ -16,15 +16,23 @@ Rules, field by field:
 - ``$patch: delete`` in a map deletes that map; ``$patch: replace`` replaces it with the rest of
   the patch map; ``$patch: merge`` is the default.  ``$patch: delete`` at the top deletes the whole
   object: the result is ``{}`` (kustomize then drops the resource; the caller does the same).
-- lists whose schema strategy contains ``merge`` and that have a merge key are merged by that
-  key: a patch item whose key matches an original item is merged into it recursively, other patch
-  items are added.  Order, with ``order="kustomize"`` (the default of this function): the patch's
+- the schema is the object's kind; for kinds Kubernetes does not define, the kind the patch names
+  (with the object's apiVersion), as kyaml's walker picks the first source with a known type; then
+  the pod specs of the pod-spec table (``pod_spec_paths``), which merge as PodSpecs.
+- an item that is only ``{$patch: delete|replace|merge}``, in any list, is the list's own
+  directive (kyaml ``determineSequenceNodePatchStrategy``): ``delete`` removes the list's key,
+  ``replace`` makes the list the patch's other items, ``merge`` merges them.
+- lists whose schema strategy contains ``merge`` and that have keys are merged by them: the
+  ``x-kubernetes-list-map-keys`` when the schema gives them (ports: containerPort + protocol), else
+  the merge key.  Two items are the same when no key differs and at least one agrees (kyaml's
+  ``mergeValues``: a patch port without protocol matches the port of that number; an original
+  port without protocol is TCP, the API server's default, so a patch's 8081/UDP is another port).  A patch item matching
+  an original item is merged into it recursively, other patch items are added.  Order, with ``order="kustomize"`` (the default of this function): the patch's
   items first, in patch order, then the original items the patch did not mention, in original
   order.  With ``order="keep"`` (what the ``patch`` rule uses, see below) every original item keeps
   its position and new items are appended in patch order.
-  In such lists, an item ``{<key>: v, $patch: delete}`` deletes the items with that key, an item
-  that is only ``{$patch: replace}`` makes the list the patch's other items, and an item with a key
-  and ``$patch: replace`` replaces that one item instead of merging into it.
+  In such lists, an item ``{<key>: v, $patch: delete}`` deletes the items with that key, and an
+  item with a key and ``$patch: replace`` replaces that one item instead of merging into it.
 - lists with strategy ``merge`` and no merge key (``metadata.finalizers``) are a set union: patch
   values first, then original values not in the patch (kustomize's order).
 - every other list (no strategy, ``replace``, unknown fields, unknown kinds) is replaced by the
@@ -52,11 +60,14 @@ Deviations from kustomize 5.7, all deliberate:
 - kustomize's built-in schema is Kubernetes 1.21, ours 1.37: fields added since (e.g. PodSpec
   ``schedulingGates``, ``resourceClaims``, ``hostAliases`` are old; ``schedulingGates`` is not) merge
   by key here and are replaced by kustomize.
-- kustomize matches list items on all ``x-kubernetes-list-map-keys`` (ports: containerPort +
-  protocol) and then silently drops a patch port without ``protocol`` that matches an original port
-  with one; we match on the patch merge key alone (containerPort), as the API server does.
-- kustomize keeps ``$patch: delete`` items literally inside lists it replaces (CRDs) and ignores an
-  item-level ``$patch: replace``; we apply both (see above).
+- kustomize drops list items whose keys repeat (two ``8080/TCP`` ports with different names) while
+  it walks a resource, touched by the patch or not; we keep every original item.
+- kustomize drops map fields written with no value (``key:``) wherever it walks; we leave the
+  fields the patch does not name.
+- kustomize keeps ``$patch`` items literally inside lists it replaces (CRDs, ``args``) and ignores
+  an item-level ``$patch: replace``; we apply both (see above).
+- kustomize has no schema for ``Rollout`` & co unless the patch names a built-in kind; we merge
+  the pod specs the pod-spec table knows.
 - kustomize writes ``$setElementOrder``/``$retainKeys``/``$deleteFromPrimitiveList`` into the output;
   we apply them as apimachinery does.
 """
@@ -192,11 +203,16 @@ _DELETE = object()  # sentinel: the patch deletes this value
 
 
 def strategic_merge(original: dict, patch: dict, api_version: str, kind: str,
-                    order: str = "kustomize") -> dict:
+                    order: str = "kustomize", patch_kind: str | None = None,
+                    pod_spec_paths: Sequence[Sequence[tuple[str, bool]]] = ()) -> dict:
     """Apply strategic-merge ``patch`` to ``original`` (an object of ``api_version``/``kind``).
 
     ``order`` places the items of merged lists: ``"kustomize"`` puts the items the patch mentions
     first; ``"keep"`` keeps original items where they are and appends new ones (module docstring).
+    The schema is the original's kind; when Kubernetes does not define it (CRDs), the kind the
+    patch names (``patch_kind``, with the original's apiVersion: kustomize gives the patch the
+    target's group and version, ``resWrangler.ApplySmPatch``), else the pod specs at
+    ``pod_spec_paths`` (steps of ``kinds.FieldPath``) merge as PodSpecs.
     Returns a new dict; ``{}`` if the patch is ``$patch: delete`` at the top.
     Raises PatchError on a malformed patch.
     """
@@ -206,13 +222,58 @@ def strategic_merge(original: dict, patch: dict, api_version: str, kind: str,
         raise PatchError(f"strategic merge: the target must be a mapping, not {_type(original)}")
     if not isinstance(patch, dict):
         raise PatchError(f"strategic merge: the patch must be a mapping, not {_type(patch)}")
-    ctx = _Ctx(root_definition(api_version, kind))
+    ctx = root_context(api_version, kind, patch_kind, pod_spec_paths)
     token = _ORDER.set(order)
     try:
         result = _merge_map(copy.deepcopy(original), patch, ctx, "")
     finally:
         _ORDER.reset(token)
     return {} if result is _DELETE else result
+
+
+POD_SPEC = "io.k8s.api.core.v1.PodSpec"
+
+
+def root_context(api_version: str, kind: str, patch_kind: str | None = None,
+                 pod_spec_paths: Sequence[Sequence[tuple[str, bool]]] = ()) -> "_Ctx | _Overlay":
+    """The schema a merge into an ``api_version``/``kind`` object walks (see strategic_merge)."""
+    definition = root_definition(api_version, kind)
+    if definition is None and patch_kind and patch_kind != kind:
+        definition = root_definition(api_version, patch_kind)
+    if definition is not None:
+        return _Ctx(definition)
+    if pod_spec_paths:
+        return _Overlay.of(pod_spec_paths, _Ctx(POD_SPEC))
+    return _UNKNOWN
+
+
+class _Overlay:
+    """An object without a schema whose fields at known paths have one (pod specs of a Rollout)."""
+
+    def __init__(self, children: dict):
+        self.children = children  # field -> (_Overlay | _Ctx), for the value or the list items
+
+    @classmethod
+    def of(cls, paths, leaf: _Ctx) -> "_Overlay":
+        root: dict = {}
+        for steps in paths:
+            node = root
+            for j, (name, _many) in enumerate(steps):
+                if j == len(steps) - 1:
+                    node[name] = leaf
+                else:
+                    child = node.get(name)
+                    if not isinstance(child, dict):
+                        child = node[name] = {}
+                    node = child
+        return cls._build(root)
+
+    @classmethod
+    def _build(cls, tree: dict) -> "_Overlay":
+        return cls({k: (cls._build(v) if isinstance(v, dict) else v) for k, v in tree.items()})
+
+    def field(self, name: str):
+        return _NO_META, self.children.get(name, _UNKNOWN)
 
 
 def _merge_map(orig: dict, patch: dict, ctx: _Ctx, path: str) -> Any:
@@ -284,38 +345,75 @@ def _fresh(pv: Any, meta: FieldMeta, child: _Ctx, path: str, ordered: bool = Fal
 
 
 def _merge_list(orig: list, patch: list, meta: FieldMeta, item_ctx: _Ctx, path: str,
-                ordered: bool = False) -> list:
+                ordered: bool = False) -> Any:
+    """Merge list ``patch`` into ``orig``; ``_DELETE`` when the patch deletes the whole list."""
+    directive, patch = _list_directive(patch, path)
+    if directive == "delete":
+        return _DELETE
+    if directive == "replace":
+        orig = []
     if meta.merges:
-        if meta.merge_key:
-            return _merge_keyed(orig, patch, meta.merge_key, item_ctx, path)
+        keys = meta.list_map_keys or ((meta.merge_key,) if meta.merge_key else ())
+        if keys:
+            return _merge_keyed(orig, patch, keys, item_ctx, path)
         if any(isinstance(x, (dict, list)) for x in patch):
             raise PatchError(f"{_where(path)}: merge list without a merge key takes scalars only")
         return _union(orig, patch) if _ORDER.get() == "keep" else _union(patch, orig)
     if ordered or any(isinstance(x, dict) and DIRECTIVE in x for x in patch):
         # Merge by key only where the patch says so (see the module docstring).
-        return _merge_keyed(orig, patch, INFERRED_MERGE_KEY, item_ctx, path, inferred=True)
+        return _merge_keyed(orig, patch, (INFERRED_MERGE_KEY,), item_ctx, path, inferred=True)
+    # kyaml returns the patch's list as it is (``VisitList``, NonAssociateList): nulls included.
     return copy.deepcopy(patch)
 
 
-def _merge_keyed(orig: list, patch: list, key: str, item_ctx: _Ctx, path: str,
+def _list_directive(patch: list, path: str) -> tuple[str, list]:
+    """A list's own directive: an item that is only ``{$patch: delete|replace|merge}``.
+
+    kyaml (``determineSequenceNodePatchStrategy``) and apimachinery both read it; ``delete``
+    removes the whole list, ``replace`` makes it the patch's other items, ``merge`` is the
+    default.  Returns (directive, the patch items without it).
+    """
+    found = [x for x in patch if isinstance(x, dict) and len(x) == 1 and DIRECTIVE in x]
+    if not found:
+        return "merge", patch
+    values = {x[DIRECTIVE] for x in found}
+    for value in values:
+        if value not in ("delete", "replace", "merge"):
+            raise PatchError(
+                f"{_where(path)}: unknown {DIRECTIVE} directive {value!r} (expected delete, replace or merge)"
+            )
+    directive = "delete" if "delete" in values else "replace" if "replace" in values else "merge"
+    return directive, [x for x in patch if not any(x is f for f in found)]
+
+
+def _merge_keyed(orig: list, patch: list, keys: tuple[str, ...], item_ctx: _Ctx, path: str,
                  inferred: bool = False) -> list:
-    how = (f"merged by {key!r} because the patch uses list directives" if inferred
-           else f"merged by key {key!r}")
-    replace_all = False
+    """Merge by the list's keys.  With several keys (``x-kubernetes-list-map-keys``: ports by
+    containerPort and protocol), two items are the same when every key either agrees or is
+    missing from one of them, and at least one key is present in both, as kyaml matches them
+    (``walk/associative_sequence.go``: ``mergeValues``), except that an original port without
+    ``protocol`` is TCP (the API server's default): a patch port without ``protocol`` merges into
+    the port of that number, 8080/UDP is never merged into 8080/TCP or 8080."""
+    key_text = "+".join(keys)
+    how = (f"merged by {key_text!r} because the patch uses list directives" if inferred
+           else f"merged by key {key_text!r}")
     deletes: list = []
     updates: list[tuple[dict, bool]] = []  # (patch item, replace this item)
+    keyless: list[dict] = []  # items without any key, added as they are (the list was empty)
     for i, item in enumerate(patch):
         where = f"{_where(path)}[{i}]"
         if not isinstance(item, dict):
             raise PatchError(f"{where}: list {how} needs mapping items, got {_type(item)}")
         directive = item.get(DIRECTIVE)
-        if directive == "replace" and len(item) == 1:
-            replace_all = True
-            continue
-        if key not in item:
-            raise PatchError(f"{where}: item has no merge key {key!r} (list {how})")
+        if all(k not in item for k in keys):
+            if not orig and not inferred and directive is None:
+                # Nothing to merge into: kustomize takes the patch's list as it is (an env entry
+                # with only valueFrom).  Into an existing list kyaml loses items; we refuse.
+                keyless.append(item)
+                continue
+            raise PatchError(f"{where}: item has no merge key {key_text!r} (list {how})")
         if directive == "delete":
-            deletes.append(item[key])
+            deletes.append(_key_values(item, keys))
         elif directive in (None, "merge", "replace"):
             updates.append((item, directive == "replace"))
         else:
@@ -324,20 +422,19 @@ def _merge_keyed(orig: list, patch: list, key: str, item_ctx: _Ctx, path: str,
                 "(expected delete, replace or merge)"
             )
 
-    if replace_all:
-        base: list = []
-    else:
-        base = [x for x in orig if not (isinstance(x, dict) and _in(x.get(key, _MISSING), deletes))]
+    base = [x for x in orig
+            if not (isinstance(x, dict) and any(_same_item(_key_values(x, keys), d, keys) for d in deletes))]
 
     head: list = []  # merged/added patch items, patch order
     origin: list = []  # for each head item: the index into base it was merged from, or None
     used: set[int] = set()  # indexes into base merged into head
     for item, replace in updates:
-        kv = item[key]
-        sub = f"{_where(path)}[{key}={kv}]"
+        kv = _key_values(item, keys)
+        sub = f"{_where(path)}[{key_text}={'/'.join(str(v) for v in kv if v is not _MISSING)}]"
         body = {k: v for k, v in item.items() if k != DIRECTIVE}
         # A repeated key in the patch merges into the item already produced for it.
-        hi = next((j for j, h in enumerate(head) if isinstance(h, dict) and _eq(h.get(key, _MISSING), kv)), None)
+        hi = next((j for j, h in enumerate(head)
+                   if isinstance(h, dict) and _same_item(_key_values(h, keys), kv, keys)), None)
         if hi is not None:
             merged = _fresh(body, _NO_META, item_ctx, sub) if replace else _merge_map(head[hi], body, item_ctx, sub)
             if merged is _DELETE:
@@ -347,23 +444,63 @@ def _merge_keyed(orig: list, patch: list, key: str, item_ctx: _Ctx, path: str,
                 head[hi] = merged
             continue
         bi = next((j for j, x in enumerate(base)
-                   if j not in used and isinstance(x, dict) and _eq(x.get(key, _MISSING), kv)), None)
+                   if j not in used and isinstance(x, dict) and _same_item(_key_values(x, keys), kv, keys)), None)
         if bi is not None:
             used.add(bi)
             merged = _fresh(body, _NO_META, item_ctx, sub) if replace else _merge_map(base[bi], body, item_ctx, sub)
         else:
             merged = _fresh(body, _NO_META, item_ctx, sub)
         if merged is not _DELETE:
-            if isinstance(merged, dict) and key not in merged:
-                merged[key] = copy.deepcopy(kv)  # kyaml keeps the key on the element
+            if isinstance(merged, dict):
+                for k, v in zip(keys, kv):
+                    if v is not _MISSING and k not in merged:
+                        merged[k] = copy.deepcopy(v)  # kyaml keeps the key on the element
             head.append(merged)
             origin.append(bi)
+    if keyless:  # the original list was empty: the patch's items in the patch's order
+        out = []
+        for item in patch:
+            if item.get(DIRECTIVE) == "delete":
+                continue
+            merged = _fresh({k: v for k, v in item.items() if k != DIRECTIVE}, _NO_META, item_ctx, _where(path))
+            if merged is not _DELETE:
+                out.append(merged)
+        return out
     if _ORDER.get() == "keep":
         # Original positions kept (merged items in their slots), new items appended.
         at = {o: h for h, o in zip(head, origin) if o is not None}
         kept = [at.get(j, x) for j, x in enumerate(base) if j not in used or j in at]
         return kept + [h for h, o in zip(head, origin) if o is None]
     return head + [x for j, x in enumerate(base) if j not in used]
+
+
+def _key_values(item: dict, keys: tuple[str, ...]) -> tuple:
+    return tuple(item.get(k, _MISSING) for k in keys)
+
+
+# Keys whose absence in an original item means a value: the API server defaults a port's
+# protocol to TCP (core/v1 SetDefaults_ContainerPort, SetDefaults_ServicePort), so an original
+# port 8081 is 8081/TCP, another port than a patch's 8081/UDP.
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+
+def _same_item(orig: tuple, patch: tuple, keys: tuple[str, ...]) -> bool:
+    """An original (or already merged) item and a patch item name the same item: no key
+    differs, at least one agrees.
+
+    A key the patch item lacks matches anything (kyaml's ``mergeValues``: a patch port without
+    protocol is the port of that number); a key the original lacks counts as its API default.
+    """
+    common = False
+    for key, x, y in zip(keys, orig, patch):
+        if x is _MISSING and y is not _MISSING and key in _KEY_DEFAULTS:
+            x = _KEY_DEFAULTS[key]
+        if x is _MISSING or y is _MISSING:
+            continue
+        if not _eq(x, y):
+            return False
+        common = True
+    return common
 
 
 def _union(patch: list, orig: list) -> list:

@@ -27,7 +27,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from postrender.images.discovery import Found, ImageTable, inventory
-from postrender.images.reference import ImageRef, InvalidImageReference, parse
+from postrender.images.reference import ImageRef, is_reference, parse
 
 PIN = "pinDigests"
 REWRITE = "registryRewrite"
@@ -102,7 +102,7 @@ def stages(config, data: bytes, first_rules, second_rules) -> Stages:
     for key, found in _keyed(second).items():
         start = before.get(key, found)
         values = (start.image, found.image)
-        bad = next((v for v in values if not _valid(v)), None)
+        bad = next((v for v in values if not is_reference(v)), None)
         if bad is not None:
             shown = bad if isinstance(bad, str) else repr(bad)
             if shown not in invalid:
@@ -113,16 +113,6 @@ def stages(config, data: bytes, first_rules, second_rules) -> Stages:
         pair.places.append(_place(found))
     pairs = sorted(by_images.values(), key=lambda p: (p.second, p.first))
     return Stages(pairs, warnings, list(result.failures))
-
-
-def _valid(value) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parse(value)
-        return True
-    except InvalidImageReference:
-        return False
 
 
 def without(rules, *names) -> list:

@@ -60,6 +60,9 @@ class RunContext:
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: Resources a patch renamed (kind, name, ...): id(resource) -> (resource, identities it had),
+    #: so that a later patch may name a resource as it was, as kustomize's PrevIds allow.
+    renamed: dict = field(default_factory=dict)
 
     def record(self, rule: "Rule", doc: Document, resource: dict, path: str, old, new, found: str | None = None) -> None:
         doc.changed()
@@ -112,6 +115,9 @@ class Rule:
 
     def finish(self, ctx: RunContext, state: dict, index: int, nl: str) -> list[Document]:
         raise NotImplementedError
+
+    def configured(self, ctx, path) -> None:
+        """Called once the loader has set ``target``/``expect``: checks that need them."""
 
     def templates(self, variables: dict) -> list:
         """Templates the rule keeps to render later (per resource, per namespace) or read from a

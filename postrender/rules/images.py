@@ -23,21 +23,32 @@ Behaviour follows kustomize 5.7 value by value (``images.apply_kustomize_image``
 digest; ``digest`` drops the old tag; both set give ``name:tag@digest``; ``tagSuffix`` (only when
 neither is set) appends to the old tag.  Entries apply one after another in list order.
 
+A value kustomize accepts although it is not a valid reference (a short or non-hex digest
+``nginx@sha256:xyz``, a template tag ``my-image:{GENERATED_TAG}``) is rewritten as kustomize 5.7
+rewrites it when an entry's ``name`` matches it, with a warning; other invalid references are
+reported and left unchanged.  Like kustomize (whose default image field specs say
+``create: true``), the rule turns a null ``containers:``, ``initContainers:`` or ``volumes:``
+under ``spec`` or ``spec.template.spec`` into an empty list.
+
 Deviations from kustomize, on purpose: each entry is applied once (kustomize 5.7.1 applies
 ``tagSuffix`` twice to most containers: ``nginx:1.0-fips-fips``); every image location is
 rewritten (kustomize only touches ``containers``/``initContainers``, not ephemeral containers,
 image volumes, ``Prometheus.spec.image``, other ``image`` keys or images inside
-``args``/``env``); invalid references are reported as warnings and left unchanged; a
-``newName`` that carries the old digest into another repository path is warned about.
+``args``/``env``); invalid references kustomize would not rewrite either are reported as
+warnings and left unchanged; a ``newName`` that carries the old digest into another repository
+path is warned about.
 """
 
 from __future__ import annotations
 
+import re
+
 from postrender.errors import ConfigError
-from postrender.images.reference import ImageEntry, apply_kustomize_image
+from postrender.images.reference import ImageEntry, apply_kustomize_image, is_reference
 from postrender.images.discovery import ImageRule, ImageTable, check_reference, image_locations, warn_if_digest_moved
 from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
-from postrender.rules.base import Rule, RunContext
+from postrender.kinds import stream_resources
+from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "images"
 ENTRY = {
@@ -76,11 +87,18 @@ class Images(ImageRule, Rule):
         return (None if new == value else new), pinned
 
     def apply(self, documents, ctx: RunContext):
+        _empty_null_lists(self, documents, ctx)
         for doc, resource, loc in image_locations(self, documents, self.table):
             old = loc.value
-            if not check_reference(old, doc, resource, loc.path, ctx):
-                continue
-            new, pinned = self.rewrite(old)
+            if not is_reference(old):
+                new, pinned = self.rewrite(old) if isinstance(old, str) and not self.normalize else (None, False)
+                if new is None:
+                    check_reference(old, doc, resource, loc.path, ctx)  # warns: left unchanged
+                    continue
+                ctx.warn(f"{doc.where()}: {resource_name(resource)}: {loc.path}: {old!r} is not a valid image"
+                         f" reference; rewritten to {new!r} as kustomize 5.7 does")
+            else:
+                new, pinned = self.rewrite(old)
             if new is not None:
                 loc.set(new)
                 ctx.record(self, doc, resource, loc.path, old, new, loc.found)
@@ -89,6 +107,75 @@ class Images(ImageRule, Rule):
                 if not pinned:
                     warn_if_digest_moved(old, new, doc, resource, loc, self, ctx)
         return documents
+
+
+# kustomize's default image field specs (api/internal/konfig/builtinpluginconsts/images.go)
+# walk these lists with ``create: true``: a null list there becomes ``[]`` whatever the entries.
+_NULL_LIST_PARENTS = (("spec",), ("spec", "template", "spec"))
+_NULL_LISTS = ("containers", "initContainers", "volumes")
+# What follows such a key on its line when the value is null: nothing, or an explicit null.
+_AFTER_KEY = re.compile(r"[ \t]*(?:(null|Null|NULL|~)[ \t]*)?(?:#[^\r\n]*)?(?=\r?\n|\Z)")
+
+
+def _may_hold_null_list(text: str) -> bool:
+    """Whether a document has a line ``containers:`` (or ``initContainers:``/``volumes:``) that
+    may be null: with an explicit null, or with no value on the next line (deeper indented, or
+    a block sequence at the key's own indentation).  Only such documents are parsed: the
+    common ``containers:`` opening a list is not one, nor the property names of CRD schemas.
+    A plain ``find`` per key keeps this at a few ms on a 12 MB stream.
+    """
+    for key in _NULL_LISTS:
+        needle = key + ":"
+        at = text.find(needle)
+        while at != -1:
+            line_start = text.rfind("\n", 0, at) + 1
+            indent = text[line_start:at]
+            after = _AFTER_KEY.match(text, at + len(needle)) if indent and not indent.strip(" \t") else None
+            if after is not None:
+                if after.group(1) or after.end() >= len(text):
+                    return True
+                next_start = after.end() + (2 if text.startswith("\r\n", after.end()) else 1)
+                next_end = text.find("\n", next_start)
+                line = text[next_start:] if next_end == -1 else text[next_start:next_end]
+                if not _holds_value(line.rstrip("\r"), indent):
+                    return True
+            at = text.find(needle, at + len(needle))
+    return False
+
+
+def _holds_value(line: str, indent: str) -> bool:
+    """The line after ``key:`` (at ``indent``) is the key's value: deeper and not a comment, or a
+    block sequence item at the key's own indentation."""
+    if not line.startswith(indent):
+        return False
+    rest = line[len(indent):]
+    if rest[:1] in (" ", "\t"):
+        body = rest.lstrip(" \t")
+        return bool(body) and not body.startswith("#")
+    return rest == "-" or rest.startswith(("- ", "-\t"))
+
+
+def _empty_null_lists(rule, documents, ctx: RunContext) -> None:
+    """A null ``containers:`` (or ``initContainers:``/``volumes:``) under ``spec`` or
+    ``spec.template.spec`` becomes ``[]``, as kustomize's ImageTagTransformer leaves it.
+
+    Only documents whose text has such a line are parsed.  CRDs are left alone, as kustomize does.
+    """
+    candidates = [d for d in documents if not d.void and not d.removed
+                  and d.kind != "CustomResourceDefinition" and _may_hold_null_list(d.text)]
+    for doc, _where, resource in stream_resources(candidates):
+        if resource.get("kind") == "CustomResourceDefinition" or not rule.selected(resource):
+            continue
+        for parent_path in _NULL_LIST_PARENTS:
+            parent = resource
+            for step in parent_path:
+                parent = parent.get(step) if isinstance(parent, dict) else None
+            if not isinstance(parent, dict):
+                continue
+            for key in _NULL_LISTS:
+                if key in parent and parent[key] is None:
+                    parent[key] = []
+                    ctx.record(rule, doc, resource, ".".join(parent_path + (key,)), None, [])
 
 
 def _typed(value, path):
