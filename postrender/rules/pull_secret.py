@@ -101,7 +101,11 @@ class PullSecret(Rule):
         context = dict(self.context, secret={"name": self.secret_name, "namespace": namespace})
         where = f"{self.located()}: template {self.template_name}"
         try:
-            text = generated.render(self.template, context)
+            text = builtin_secret(context) if self.template is BUILTIN else None
+            if text is None:
+                if self.template is BUILTIN:
+                    self.template = generated.compile_template(self.source)
+                text = generated.render(self.template, context)
         except templating.TemplateError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         try:
@@ -150,7 +154,9 @@ def build(options: dict, ctx, path) -> PullSecret:
         raise ctx.error(path + ("name",), problem)
     try:
         text, shown = generated.read_template(options["template"], ctx.config_dir)
-        template = generated.compile_template(text)
+        # The shipped template as it is has a Python twin (builtin_secret): no Jinja import.
+        builtin = options["template"] == DEFAULT_TEMPLATE and _digest(text) == BUILTIN_SHA256
+        template = BUILTIN if builtin else generated.compile_template(text)
     except ValueError as exc:
         raise ctx.error(path + ("template",), str(exc)) from None
     except templating.TemplateError as exc:
@@ -172,6 +178,50 @@ def build(options: dict, ctx, path) -> PullSecret:
     rule = PullSecret(secret_name, template, shown, context)
     rule.source = text
     return rule
+
+
+# The shipped template (templates/dockerconfigjson-secret.yaml.j2) rendered without Jinja: it
+# runs once per generated Secret on every render, and importing Jinja costs more than the rest of
+# a small run.  builtin_secret() gives exactly what Jinja gives (tests/test_pull_secret_builtin.py
+# renders both over every credential combination) for the shipped text, whose digest is pinned
+# here: a changed template falls back to Jinja until its twin is updated.
+BUILTIN = object()
+BUILTIN_SHA256 = "173c1861ac5fc3523b789d4dcfe3f948f7b89649bbd6a5332e6afb33051a67a5"
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def builtin_secret(context: dict) -> str | None:
+    """What the shipped template renders for ``context``, or None when a value is not a string
+    (Jinja decides those: its filters raise the errors users see)."""
+    values = {k: context[k] for k in CREDENTIALS if k in context}
+    secret = context.get("secret")
+    if not all(isinstance(v, str) for v in values.values()) or not isinstance(secret, dict):
+        return None
+    name, namespace = secret.get("name"), secret.get("namespace")
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        return None
+    registry, username, password, auth, whole = (values.get(k) for k in CREDENTIALS)
+    if whole is not None:
+        data = whole
+    elif registry is not None and auth is not None:
+        data = templating._dockerconfigjson(registry, auth=auth)
+    elif registry is not None and username is not None and password is not None:
+        data = templating._dockerconfigjson(registry, username, password)
+    else:
+        return ""
+    from postrender.engine.scalars import double_quoted
+
+    lines = ["", "---", "apiVersion: v1", "kind: Secret", "metadata:", f"  name: {double_quoted(name)}"]
+    if namespace:
+        lines.append(f"  namespace: {double_quoted(namespace)}")
+    lines += ["type: kubernetes.io/dockerconfigjson", "data:", f"  .dockerconfigjson: {templating._b64encode(data)}", ""]
+    text = "\n".join(lines)
+    return text if len(text) <= templating.MAX_OUTPUT_CHARS else None  # Jinja's cap says why
 
 
 def _derived_secrets(credentials: dict) -> list[str]:
