@@ -119,6 +119,16 @@ def _render_data(value, variables: dict):
     return value
 
 
+def _holds_template(value) -> bool:
+    if isinstance(value, str):
+        return templating.is_template(value)
+    if isinstance(value, list):
+        return any(_holds_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_template(v) for v in value.values())
+    return False
+
+
 def _resource_view(value):
     """A copy of the resource for templates, where a missing field is a falsy *chainable* undefined.
 
@@ -248,9 +258,24 @@ class Patch(Rule):
                 raise ctx.error(path, f"document {i + 1} of the patch names {identity.name!r} but no kind;"
                                       " a patch without target: applies to the resource its kind and name identify")
 
+    _has_templates = None
+
+    def _templated(self) -> bool:
+        """Whether a string inside the literal patch data is a template (decided once)."""
+        if self._has_templates is None:
+            self._has_templates = _holds_template(self.body)
+        return self._has_templates
+
     # ---- one resource -----------------------------------------------------------------------
     def _render(self, resource: dict, variables: dict):
         """The patch for this resource: SMP -> list of documents, else one value; _Skip if empty."""
+        if not isinstance(self.body, str) and self.source is None and not self._templated():
+            # Literal data: nothing to render, so no resource view (and no Jinja import); still a
+            # fresh copy per resource, as rendering gave, since a merge may place patch values.
+            data = _render_data(self.body, variables)
+            if data is None:
+                raise _Skip
+            return data
         scope = dict(variables)
         scope["resource"] = _resource_view(resource)
         if isinstance(self.body, str):
