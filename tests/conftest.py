@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,26 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 CORPUS_FILES = sorted((CORPUS / "files").glob("*.y*ml"))
 STRESS = CORPUS / "stress" / "stress.yaml"
 SNAPSHOTS = ROOT / "snapshots"
+
+# Every config a test writes starts with this.
+CONFIG_HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
+# A document starts at a `---` line (possibly with a comment or content after a blank); one
+# pattern for every test that cuts a stream itself, compiled for text and for bytes.
+DOCUMENT_START_PATTERN = r"(?m)^---(?=[ \t\r\n]|$)"
+DOCUMENT_START = re.compile(DOCUMENT_START_PATTERN)
+DOCUMENT_START_BYTES = re.compile(DOCUMENT_START_PATTERN.encode())
+# Fixtures that start real binaries: a test using one must carry the e2e mark.
+REAL_BINARY_FIXTURES = {"need_tool", "lab"}
+
+
+@pytest.hookimpl(trylast=True)   # after tests/e2e/conftest.py marks its directory
+def pytest_collection_modifyitems(items):
+    """A test that runs helm/kubectl/kustomize/docker-registry/skopeo without the e2e mark is a
+    collection error: `-m "not e2e"` must mean no real binaries."""
+    unmarked = [item.nodeid for item in items
+                if REAL_BINARY_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("e2e")]
+    if unmarked:
+        raise pytest.UsageError("tests that run real binaries need @pytest.mark.e2e: " + ", ".join(unmarked[:10]))
 
 
 class YAMLSnapshot(SingleFileSnapshotExtension):
@@ -51,8 +72,19 @@ def corpus_files():
 
 def write_config(tmp_path: Path, body: str, name: str = "postrender.yaml") -> Path:
     path = tmp_path / name
-    path.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\n" + body)
+    path.write_text(CONFIG_HEADER + body)
     return path
+
+
+def run_rules(body: str, data: bytes | str, **load_options):
+    """The pipeline in-process: ``CONFIG_HEADER + body`` loaded as a config (``load_options``
+    go to ``load_config_text``: environ, base_dir, sets, ...), run over ``data``; the result
+    (``.output`` bytes, ``.warnings``, ``.failures``)."""
+    from postrender.config.loader import load_config_text
+    from postrender.pipeline import run_stream
+
+    config = load_config_text(CONFIG_HEADER + body, "test.yaml", **load_options)
+    return run_stream(config, data.encode() if isinstance(data, str) else data)
 
 
 class Result:

@@ -25,12 +25,11 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import CORPUS_FILES
+from tests.conftest import CORPUS_FILES, DOCUMENT_START
 
 # Small and medium corpus files: every kind of object, fast enough for hundreds of examples.
 FRAGMENT_FILES = [p for p in CORPUS_FILES if p.stat().st_size < 400_000]
 MAX_FRAGMENT_BYTES = 30_000
-_CUT = re.compile(r"(?m)^---(?=[ \t\r\n]|$)")
 
 # Strings Kubernetes (YAML 1.1) would read as something else if written plain.
 TRICKY_STRINGS = [
@@ -84,7 +83,7 @@ def fragments() -> tuple[Fragment, ...]:
     out = []
     for path in FRAGMENT_FILES:
         text = path.read_text(encoding="utf-8")
-        cuts = [0] + [m.start() for m in _CUT.finditer(text)] + [len(text)]
+        cuts = [0] + [m.start() for m in DOCUMENT_START.finditer(text)] + [len(text)]
         for a, b in zip(cuts, cuts[1:]):
             segment = text[a:b]
             if not segment or len(segment) > MAX_FRAGMENT_BYTES:

@@ -36,15 +36,14 @@ import yaml
 from yaml import _yaml as yaml_c
 from hypothesis import given, strategies as st
 
-from tests.conftest import CORPUS_FILES
+from tests.conftest import CONFIG_HEADER, CORPUS_FILES
 from tests.fuzz_harness import CAMPAIGN, Tally, assert_clean_error, fuzz_settings, run_in_process
 
 TALLY = Tally("bytes")
 CONFIG_DIR = Path(tempfile.mkdtemp(prefix="postrender-fuzz-bytes-"))
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 CONFIGS = {
-    "no-rules": HEADER + "rules: []\n",
-    "edit-everything": HEADER + """\
+    "no-rules": CONFIG_HEADER + "rules: []\n",
+    "edit-everything": CONFIG_HEADER + """\
 rules:
   - imagePullPolicy: {policy: IfNotPresent}
   - imagePullSecrets: {names: [regcred, "on"]}

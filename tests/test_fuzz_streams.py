@@ -37,7 +37,7 @@ import pytest
 import yaml
 from hypothesis import given, strategies as st
 
-from tests.conftest import run_cli
+from tests.conftest import CONFIG_HEADER, DOCUMENT_START, run_cli
 from tests.fuzz_harness import Tally, assert_clean_error, fuzz_settings, run_in_process
 from tests.fuzz_streams_gen import make_stream
 
@@ -296,14 +296,13 @@ def examples(draw):
 
 # ---- the check -------------------------------------------------------------------------------
 
-_MARKER_LINE = re.compile(r"(?m)^---(?=[ \t\r\n]|$)")
 _PREAMBLE = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\n)*\Z")
 
 
 def chunks(text: str) -> list[str]:
     """Cut a stream at '---' lines (the generator puts one before every document but the first;
     comments and directives before the first '---' belong to the first document)."""
-    cuts = [m.start() for m in _MARKER_LINE.finditer(text)]
+    cuts = [m.start() for m in DOCUMENT_START.finditer(text)]
     cuts = [0] + [c for c in cuts if not _PREAMBLE.match(text[:c])] + [len(text)]
     return [text[a:b] for a, b in zip(cuts, cuts[1:])]
 
@@ -333,7 +332,7 @@ def stream_bytes(pieces, crlf: bool, bom: bool) -> bytes:
 
 
 def write_config(rules) -> Path:
-    text = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n" + "".join(
+    text = CONFIG_HEADER + "rules:\n" + "".join(
         f"  - {json.dumps(config_entry(r), ensure_ascii=False)}\n" for r in rules)
     path = CONFIG_DIR / f"c{abs(hash(text))}.yaml"
     path.write_text(text, encoding="utf-8")

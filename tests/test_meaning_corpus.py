@@ -37,7 +37,7 @@ from kubernetes_validate import utils as kv_utils
 
 from postrender.config.loader import load_config
 from postrender.pipeline import run_stream
-from tests.conftest import CORPUS_FILES, ROOT, STRESS, corpus_required
+from tests.conftest import CORPUS_FILES, DOCUMENT_START_BYTES, ROOT, STRESS, corpus_required
 
 DATA = ROOT / "tests" / "data"
 STANDARD = DATA / "standard-rules.yaml"
@@ -54,11 +54,10 @@ class KubeLoader(yaml.CSafeLoader):
 KubeLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 # A document starts at a `---` line; the text before the first one is document 0.
-_DOC_START = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)
 
 
 def raw_documents(data: bytes) -> list[bytes]:
-    starts = [0] + [m.start() for m in _DOC_START.finditer(data) if m.start() > 0]
+    starts = [0] + [m.start() for m in DOCUMENT_START_BYTES.finditer(data) if m.start() > 0]
     return [data[a:b] for a, b in zip(starts, starts[1:] + [len(data)])]
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from postrender.engine.redaction import REDACTED, REDACTED_CHANGED, Redactor
 from postrender.errors import ConfigError
+from tests.conftest import CONFIG_HEADER
 
 SECRETS = {
     "quotes-and-tab": "Zq7'leak\"canary\tPW-91f3",
@@ -158,13 +159,12 @@ def test_numbers_under_credential_names_are_secret_as_written(tmp_path, monkeypa
     redaction = _fresh_registry(monkeypatch)
     (tmp_path / "values.yaml").write_text(f"registryAuth:\n  password: {written}\n")
     config = tmp_path / "postrender.yaml"
-    config.write_text(HEADER + "rules: []\n")
+    config.write_text(CONFIG_HEADER + "rules: []\n")
     cfg = load_config(config, values_files=[tmp_path / "values.yaml"])
     assert sorted(redaction._known_secrets) == sorted(as_secret)
     assert cfg.variables["registryAuth"]["password"] is not None
 
 
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 @pytest.mark.parametrize("written, text", [
@@ -183,10 +183,10 @@ def test_credentials_are_the_text_that_was_written(tmp_path, written, text, wher
              "    credentials: {registry: reg.server, username: reg.user, password: reg.pw}\n")
     if where == "values file":
         (tmp_path / "values.yaml").write_text(values)
-        config.write_text(HEADER + rules)
+        config.write_text(CONFIG_HEADER + rules)
         cfg = load_config(config, values_files=[tmp_path / "values.yaml"])
     else:
-        config.write_text(HEADER + "vars:\n" + "".join("  " + line + "\n" for line in values.splitlines()) + rules)
+        config.write_text(CONFIG_HEADER + "vars:\n" + "".join("  " + line + "\n" for line in values.splitlines()) + rules)
         cfg = load_config(config)
     stream = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  imagePullSecrets: [{name: regcred}]\n"
     result = run_stream(cfg, stream)

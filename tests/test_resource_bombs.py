@@ -19,7 +19,7 @@ from postrender.engine import kube_yaml, locate
 from postrender.engine import stream
 from postrender.config.loader import load_config_text
 from postrender.pipeline import BATCH_BYTES, per_document, run_into, run_stream
-from tests.conftest import STRESS, run_measured, write_config
+from tests.conftest import CONFIG_HEADER, STRESS, run_measured, write_config
 
 REFUSAL_SECONDS = 10          # measured: < 1 s each
 REFUSAL_RSS_MB = 500          # measured: 18-45 MB
@@ -204,7 +204,7 @@ BATCHED = {
 def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
     """Each rule run in small batches gives the whole-stream output byte for byte (stress corpus)."""
     credentials = "vars: {registry: r.example.com, username: u, password: hunter2}\n"
-    config = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\n" + credentials
+    config = load_config_text(CONFIG_HEADER + credentials
                               + "rules:\n" + BATCHED[rule], "t.yaml")
     assert per_document(config)
     data = STRESS.read_bytes()
@@ -224,7 +224,7 @@ def test_batched_run_equals_whole_stream_run(rule, monkeypatch):
 
 def test_image_pull_secrets_matching_service_accounts_by_registry_needs_the_whole_stream():
     config = load_config_text(
-        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n  - imagePullSecrets:\n"
+        CONFIG_HEADER + "rules:\n  - imagePullSecrets:\n"
         "      names: [regcred]\n      registries: [quay.io]\n      serviceAccounts: true\n", "t.yaml")
     assert not per_document(config)
 

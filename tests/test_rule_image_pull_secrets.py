@@ -9,17 +9,16 @@ import pytest
 from postrender.config.loader import load_config_text
 from postrender.errors import ConfigError
 from postrender.kinds import PodSpecTable, resources
-from postrender.pipeline import run_stream
 from postrender.rules.image_pull_secrets import merge_names
 from postrender.engine.stream import parse_stream
+from tests.conftest import CONFIG_HEADER, run_rules
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 def run(rules: str, data: bytes = INPUT, **kw) -> bytes:
-    return run_stream(load_config_text(HEAD + rules, "test.yaml", **kw), data).output
+    return run_rules(rules, data, **kw).output
 
 
 def pull_secrets(output: bytes) -> dict[str, list]:
@@ -181,7 +180,7 @@ BAD_CONFIGS = {
 @pytest.mark.parametrize("options,message", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
 def test_config_errors(options, message):
     with pytest.raises(ConfigError) as err:
-        load_config_text(HEAD + f"rules:\n- imagePullSecrets: {{{options}}}\n", "test.yaml")
+        load_config_text(CONFIG_HEADER + f"rules:\n- imagePullSecrets: {{{options}}}\n", "test.yaml")
     assert message in str(err.value)
 
 

@@ -7,8 +7,9 @@ import pytest
 from postrender.config.loader import load_config_text
 from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream, split
+from tests.conftest import CONFIG_HEADER
 
-NO_RULES = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules: []\n", "test.yaml")
+NO_RULES = load_config_text(CONFIG_HEADER + "rules: []\n", "test.yaml")
 
 # Every document a manifest (a document that is not one is refused: test_non_manifests.py).
 H = b"apiVersion: v1\nkind: ConfigMap\n"

@@ -22,7 +22,7 @@ from postrender.config import templating
 from postrender.config.loader import load_config_text
 from postrender.errors import ConfigError
 from postrender.pipeline import run_stream
-from tests.conftest import run_measured
+from tests.conftest import CONFIG_HEADER, run_measured
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
@@ -75,7 +75,6 @@ HOSTILE_EXPRESSIONS = {
     "big power": ("(10**1000)**1000 > 0", "a power over"),
 }
 
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 def q(text: str) -> str:
@@ -99,9 +98,9 @@ PLACEMENTS = {
 def attempt(tmp_path: Path, body: str, files: dict) -> ConfigError | None:
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    (tmp_path / "postrender.yaml").write_text(HEADER + body)
+    (tmp_path / "postrender.yaml").write_text(CONFIG_HEADER + body)
     try:
-        config = load_config_text(HEADER + body, str(tmp_path / "postrender.yaml"), base_dir=tmp_path)
+        config = load_config_text(CONFIG_HEADER + body, str(tmp_path / "postrender.yaml"), base_dir=tmp_path)
         run_stream(config, INPUT)
     except ConfigError as exc:
         return exc
@@ -158,7 +157,7 @@ def test_a_hostile_template_in_a_variable_is_only_text(tmp_path):
     """Variables are values, not templates: rendering one never evaluates what it contains."""
     hostile = "{{ ''.__class__.__mro__ }}{% include '/etc/passwd' %}"
     body = f"vars: {{note: {q(hostile)}}}\nrules:\n- patch: {{merge: {{metadata: {{annotations: {{note: \"{{{{ note }}}}\"}}}}}}}}\n  target: {{kind: Deployment, name: sync}}\n"
-    config = load_config_text(HEADER + body, "postrender.yaml", base_dir=tmp_path)
+    config = load_config_text(CONFIG_HEADER + body, "postrender.yaml", base_dir=tmp_path)
     import yaml
 
     out = run_stream(config, INPUT).output.decode()
@@ -199,7 +198,7 @@ def test_hostile_template_process_exit_time_and_memory(tmp_path, case):
     body, files = PLACEMENTS[placement](template)
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    (tmp_path / "postrender.yaml").write_text(HEADER + body)
+    (tmp_path / "postrender.yaml").write_text(CONFIG_HEADER + body)
     code, out, err, elapsed, peak_mib = run_measured(["run", "-c", "postrender.yaml"], DATA / "pull-secrets.yaml", cwd=tmp_path)
     print(f"sandbox figure: {case} in {placement}: exit {code}, {elapsed:.2f} s, peak {peak_mib:.0f} MiB")
     assert code == 2 and out == b"" and "Traceback" not in err
