@@ -234,3 +234,31 @@ def test_a_secret_that_is_not_utf8_is_still_matched():
     redact = Redactor([secret], users=[USER])
     text = f"x {secret} {base64.b64encode(b'ab' + bytes([0xff]) + b'cd-secret').decode()} {repr(secret)}"
     assert redact(text) == f"x {REDACTED} {REDACTED} '{REDACTED}'"
+
+
+@pytest.mark.parametrize("name", ["note", "caBundle", "motd"])
+def test_set_file_values_are_secret_whatever_the_variable_is_called(tmp_path, name):
+    """--set-file is how secrets come in: its value is secret even under a name that does not
+    look like a credential (``note``), while the same value given with --set is not."""
+    from postrender.config.loader import collect_variables
+
+    (tmp_path / "f").write_bytes(b"plain-looking-value-42\n")
+    _variables, sensitive = collect_variables({}, set_files=[f"{name}={tmp_path / 'f'}"])
+    assert sensitive == ["plain-looking-value-42"]
+    _variables, sensitive = collect_variables({}, sets=[f"{name}=plain-looking-value-42"])
+    assert sensitive == []
+
+
+def test_a_set_file_value_under_a_plain_name_is_redacted_from_explain_and_errors(tmp_path):
+    """End to end: the value of ``--set-file note=F`` written by a patch is hidden in --explain;
+    the same run with --set shows it (so the redaction comes from --set-file, not from the name)."""
+    from tests.conftest import run_cli, write_config
+
+    (tmp_path / "note").write_text("plain-looking-value-42\n")
+    config = write_config(tmp_path, 'rules:\n- patch: {merge: {metadata: {annotations: {note: "{{ note }}"}}}}\n')
+    stream = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    hidden = run_cli(["run", "--explain", "-c", str(config), "--set-file", f"note={tmp_path / 'note'}"], stream)
+    assert hidden.code == 0, hidden.err
+    assert "plain-looking-value-42" not in hidden.err and "<redacted>" in hidden.err
+    shown = run_cli(["run", "--explain", "-c", str(config), "--set", "note=plain-looking-value-42"], stream)
+    assert shown.code == 0 and "plain-looking-value-42" in shown.err

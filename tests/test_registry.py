@@ -37,6 +37,9 @@ from tests.registry_servers import (
     skopeo_manifest,
 )
 
+# Every test here runs real docker-registry servers and skopeo (the `lab` fixture).
+pytestmark = pytest.mark.e2e
+
 MIRROR_USER, MIRROR_PASSWORD = "mirror-robot", "mirror-pass-8f3c1e"
 TOKEN_USER, TOKEN_PASSWORD = "token-robot", "token-pass-2b7d9a"
 

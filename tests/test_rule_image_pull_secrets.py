@@ -125,13 +125,19 @@ def test_insertions_read_like_hand_written_yaml(yaml_snapshot):
 
 
 TEXT_CASES = {
+    # A key between serviceAccountName and containers: "after serviceAccountName" and "before
+    # containers" give different texts, so each case below tells the two placements apart.
     "absent: after serviceAccountName": (
-        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  containers:\n  - name: c\n    image: x\n",
-        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  imagePullSecrets:\n  - name: s\n  containers:\n  - name: c\n    image: x\n",
+        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: x\n",
+        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  imagePullSecrets:\n  - name: s\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: x\n",
+    ),
+    "absent: after the deprecated serviceAccount": (
+        "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: c\n    image: x\n  serviceAccount: sa\n  restartPolicy: Never\n",
+        "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: c\n    image: x\n  serviceAccount: sa\n  imagePullSecrets:\n  - name: s\n  restartPolicy: Never\n",
     ),
     "absent: before containers, indented sequences": (
-        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    containers:\n        - name: c\n          image: x\n",
-        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    imagePullSecrets:\n        - name: s\n    containers:\n        - name: c\n          image: x\n",
+        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    containers:\n        - name: c\n          image: x\n    dnsPolicy: Default\n",
+        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    imagePullSecrets:\n        - name: s\n    containers:\n        - name: c\n          image: x\n    dnsPolicy: Default\n",
     ),
     "empty flow list becomes a block list": (
         "kind: Pod\napiVersion: v1\nspec:\n  imagePullSecrets: []\n  containers:\n  - name: c\n    image: x\n",
