@@ -48,29 +48,51 @@ BOUNDS = {
     "large_cpu_seconds_per_mb": 2.5,
 }
 
-PY = ".venv/bin/python -m pytest -p no:cacheprovider -q -s"
-# row -> (the README command, the environment the by-hand run sets, what CI runs instead)
-COMMANDS = {
-    "streams": (f"POSTRENDER_FUZZ_EXAMPLES=20000 {PY} tests/test_fuzz_streams.py --hypothesis-seed=41",
-                {"POSTRENDER_FUZZ_EXAMPLES": "20000"}, ["tests/test_fuzz_streams.py", "--hypothesis-seed=41"]),
-    "bytes-33": (f"POSTRENDER_FUZZ_EXAMPLES=26000 POSTRENDER_FUZZ_MAX_FILE_BYTES=400000 {PY} tests/test_fuzz_bytes.py --hypothesis-seed=33",
-                 {"POSTRENDER_FUZZ_EXAMPLES": "26000", "POSTRENDER_FUZZ_MAX_FILE_BYTES": "400000"},
-                 ["tests/test_fuzz_bytes.py", "--hypothesis-seed=33"]),
-    "bytes-36": (f"POSTRENDER_FUZZ_EXAMPLES=20000 POSTRENDER_FUZZ_ALL_FILES=1 {PY} tests/test_fuzz_bytes.py --hypothesis-seed=36",
-                 {"POSTRENDER_FUZZ_EXAMPLES": "20000", "POSTRENDER_FUZZ_ALL_FILES": "1"},
-                 ["tests/test_fuzz_bytes.py", "--hypothesis-seed=36"]),
-    "kube": (f"POSTRENDER_KUBE_STREAMS=20000 POSTRENDER_KUBE_SEED=1 {PY} tests/test_kube_differential.py",
-             {"POSTRENDER_KUBE_STREAMS": "20000", "POSTRENDER_KUBE_SEED": "1"}, ["tests/test_kube_differential.py"]),
-    "bombs": (f"{PY} tests/test_resource_bombs.py -k 'test_bomb_'", {}, ["tests/test_resource_bombs.py", "-k", "test_bomb_"]),
-    "large": (f"POSTRENDER_LARGE_STREAM_MB=200 {PY} tests/test_resource_bombs.py -k large_valid_stream",
-              {"POSTRENDER_LARGE_STREAM_MB": "200"}, ["tests/test_resource_bombs.py", "-k", "large_valid_stream"]),
-    "meaning": (f"{PY} tests/test_meaning_corpus.py", {}, ["tests/test_meaning_corpus.py"]),
-    "templates": (f"{PY} tests/test_template_sandbox.py", {}, ["tests/test_template_sandbox.py"]),
+# The parameters of each row's full run: the README's commands are generated from these, and
+# tests/figures.json must hold a figure measured with exactly these (tests/test_figures.py).
+FULL = {
+    "streams": {"examples": 10000, "seed": 41},
+    "bytes-33": {"examples": 10000, "seed": 33, "max_file_bytes": "400000"},
+    "bytes-36": {"examples": 2000, "seed": 36, "max_file_bytes": "inf"},
+    "kube": {"streams": 400, "seed": 11},
+    "bombs": {},
+    "large": {"mb": 200.0},
+    "meaning": {},
+    "templates": {},
 }
-# Bounded sizes for `--run bounded` (what CI's default run uses where a row has a campaign).
-BOUNDED_ENV = {"streams": {"POSTRENDER_FUZZ_EXAMPLES": "300"}, "bytes-33": {"POSTRENDER_FUZZ_EXAMPLES": "300", "POSTRENDER_FUZZ_MAX_FILE_BYTES": "400000"},
-               "bytes-36": {"POSTRENDER_FUZZ_EXAMPLES": "100", "POSTRENDER_FUZZ_ALL_FILES": "1"},
-               "kube": {"POSTRENDER_KUBE_STREAMS": "400", "POSTRENDER_KUBE_SEED": "1"}, "large": {"POSTRENDER_LARGE_STREAM_MB": "4"}}
+# `--run bounded`: CI's sizes where a row has a campaign.
+BOUNDED = {"streams": {"examples": 300, "seed": 41}, "bytes-33": {"examples": 300, "seed": 33, "max_file_bytes": "400000"},
+           "bytes-36": {"examples": 60, "seed": 36, "max_file_bytes": "inf"}, "kube": {"streams": 400, "seed": 11},
+           "large": {"mb": 2.0}}
+PY = ".venv/bin/python -m pytest -p no:cacheprovider -q -s"
+
+
+def command(row: str, params: dict) -> tuple[str, dict, list[str]]:
+    """(the shell command, its environment, pytest's arguments) that measure ``row`` with ``params``."""
+    if row == "streams":
+        env, args = {"POSTRENDER_FUZZ_EXAMPLES": str(params["examples"])}, ["tests/test_fuzz_streams.py", f"--hypothesis-seed={params['seed']}"]
+    elif row.startswith("bytes-"):
+        env = {"POSTRENDER_FUZZ_EXAMPLES": str(params["examples"])}
+        env.update({"POSTRENDER_FUZZ_ALL_FILES": "1"} if params["max_file_bytes"] == "inf"
+                   else {"POSTRENDER_FUZZ_MAX_FILE_BYTES": params["max_file_bytes"]})
+        args = ["tests/test_fuzz_bytes.py", f"--hypothesis-seed={params['seed']}"]
+    elif row == "kube":
+        env, args = {"POSTRENDER_KUBE_STREAMS": str(params["streams"]), "POSTRENDER_KUBE_SEED": str(params["seed"])}, ["tests/test_kube_differential.py"]
+    elif row == "bombs":
+        env, args = {}, ["tests/test_resource_bombs.py", "-k", "test_bomb_"]
+    elif row == "large":
+        env, args = {"POSTRENDER_LARGE_STREAM_MB": f"{params['mb']:g}"}, ["tests/test_resource_bombs.py", "-k", "large_valid_stream"]
+    elif row == "meaning":
+        env, args = {}, ["tests/test_meaning_corpus.py"]
+    elif row == "templates":
+        env, args = {}, ["tests/test_template_sandbox.py"]
+    else:
+        raise KeyError(row)
+    shown = " ".join(f"{k}={v}" for k, v in env.items()) + (" " if env else "") + PY + " " + " ".join(
+        f"'{a}'" if " " in a or "*" in a else a for a in args)
+    return shown, env, args
+
+
 # Rows that are a count of tests (every one must pass): collected by pytest when rendering.
 COUNTED = {
     "signals": ["tests/test_output_safety.py"],
@@ -230,10 +252,9 @@ HEADER = ("| what was tried | inputs | exit 0, changed: checked against the orac
 
 def reliability_table(data: dict, counts: dict) -> str:
     body = "".join("| " + " | ".join(cells) + " |\n" for cells in reliability_rows(data, counts))
-    commands = "".join(f"{row}: {COMMANDS[row][0]}\n" for row in COMMANDS)
-    return (HEADER + body + "\nReproduce (each prints `figure ROW: {...}` lines; run with the parameters below, a test "
-            "asserts that its counts equal the table's):\n\n```sh\n" + commands
-            + "python -m tests.figures              # the counted rows: pytest collects them\n```\n")
+    commands = "".join(f"{command(row, FULL[row])[0]}   # {row}\n" for row in FULL)
+    return (HEADER + body + "\nReproduce (each test prints `figure ROW: {...}`; run with these parameters, it asserts that "
+            "its counts equal the table's; the test counts: `python -m tests.figures`):\n\n```sh\n" + commands + "```\n")
 
 
 def benchmark_table(bench: dict) -> str:
@@ -283,18 +304,20 @@ def run_rows(mode: str, rows: list[str]) -> dict:
 
     results = {}
     for row in rows:
-        _cmd, env_full, args = COMMANDS[row]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
-        env.update(env_full if mode == "full" else BOUNDED_ENV.get(row, {}))
+        params = FULL[row] if mode == "full" else BOUNDED.get(row, FULL[row])
+        _shown, env_row, args = command(row, params)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")} | env_row
         with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
             env[OUT_ENV] = out.name
-            print(f"figures: {row} ({mode}) ...", file=sys.stderr, flush=True)
+            print(f"figures: {row} ({mode}: {params}) ...", file=sys.stderr, flush=True)
             proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args], cwd=ROOT, env=env)
             if proc.returncode:
                 raise SystemExit(f"figures: {row} failed (exit {proc.returncode}); nothing written")
             for line in out.read().splitlines():
                 entry = json.loads(line)
                 results[entry["row"]] = {k: entry[k] for k in ("params", "counts", "measured")}
+        if row not in results:
+            raise SystemExit(f"figures: {row} printed no figure")
     return results
 
 
@@ -305,12 +328,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--write", action="store_true", help="rewrite README.md's figures sections")
     ap.add_argument("--check", action="store_true", help="exit 1 when README.md differs")
     ap.add_argument("--run", choices=["full", "bounded"])
-    ap.add_argument("rows", nargs="*", help=f"rows to run (default: all of {', '.join(COMMANDS)})")
+    ap.add_argument("rows", nargs="*", help=f"rows to run (default: all of {', '.join(FULL)})")
     args = ap.parse_args(argv)
     if args.run:
-        results = run_rows(args.run, args.rows or list(COMMANDS))
+        results = run_rows(args.run, args.rows or list(FULL))
         if args.run == "bounded":
-            data = json.loads(FIGURES.read_text()) | results
+            data = (json.loads(FIGURES.read_text()) if FIGURES.exists() else {}) | results
             counts = {row: collected(files) for row, files in COUNTED.items()}
             print(reliability_table(data, counts))
             return 0

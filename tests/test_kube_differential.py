@@ -43,6 +43,7 @@ from tests.kube_oracle import kubectl_read, kubectl_read_dir, kubectl_view, post
 from tests.kube_streams_gen import make_kube_stream
 from tests.test_fuzz_streams import clean_image_names, containers, pod_specs, targeted
 from tests.conftest import CONFIG_HEADER
+from tests.figures import record
 
 STREAMS = int(os.environ.get("POSTRENDER_KUBE_STREAMS", "400"))
 SEED = int(os.environ.get("POSTRENDER_KUBE_SEED", "11"))
@@ -302,6 +303,7 @@ def test_kubectl_reads_every_input_and_output_as_postrender_does(need_tool):
             assert not problems, "\n".join(problems[:5])
     print(f"\nkube differential tally (seed {SEED}): {json.dumps(dict(sorted(tally.items())))}")
     assert tally["streams"] == STREAMS
+    record("kube", {"streams": STREAMS, "seed": SEED}, dict(tally))
     # The campaign must exercise the rules, not only read: most outputs change something.
     assert tally["changed"] >= STREAMS // 3, tally
 
