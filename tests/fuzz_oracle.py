@@ -102,7 +102,9 @@ def kustomize_image(ref: str, entry: dict, normalize: bool) -> str:
     ``@sha256:`` digest; newName replaces the name; newTag drops the digest, digest drops the tag,
     tagSuffix appends to the tag; ``normalize`` matches normalised names)."""
     if normalize:
-        if normalized_name(ref) != normalized_name(entry["name"]):
+        # Normalised matching needs a valid reference (an earlier entry may have written
+        # ``fuzzapp:-fips``); kustomize's own matching is on the text, valid or not.
+        if not VALID_REF.fullmatch(ref) or normalized_name(ref) != normalized_name(entry["name"]):
             return ref
         domain, path, tag, digest = split_ref(ref)
         name = (domain + "/" if domain else "") + path
@@ -208,7 +210,9 @@ def set_image(holder, key, ref: str) -> None:
 
 
 def planted(ref: str) -> bool:
-    return "fuzz" in ref
+    """A planted image the rules may touch: an invalid reference (``fuzzapp:-fips``, which a
+    ``tagSuffix`` on an untagged image writes, as kustomize does) is reported and left alone."""
+    return "fuzz" in ref and VALID_REF.fullmatch(ref) is not None
 
 
 def each_image(docs, rule):
@@ -389,6 +393,7 @@ def expect_references(docs, rule, facts):
             else:
                 del holder["imagePullSecrets"]
     if dangling and rule["action"] == "error":
+        facts["reference failures"] = facts.get("reference failures", 0) + dangling
         raise CheckFails(f"{dangling} dangling pull-secret references")
     if rule["action"] == "warn":
         facts["warnings at least"] = facts.get("warnings at least", 0) + dangling
