@@ -51,12 +51,12 @@ BOUNDS = {
 # The parameters of each row's full run: the README's commands are generated from these, and
 # tests/figures.json must hold a figure measured with exactly these (tests/test_figures.py).
 FULL = {
-    "streams": {"examples": 10000, "seed": 41},
-    "bytes-33": {"examples": 10000, "seed": 33, "max_file_bytes": "400000"},
-    "bytes-36": {"examples": 2000, "seed": 36, "max_file_bytes": "inf"},
+    "streams": {"examples": 5000, "seed": 41},
+    "bytes-33": {"examples": 5000, "seed": 33, "max_file_bytes": "400000"},
+    "bytes-36": {"examples": 1000, "seed": 36, "max_file_bytes": "inf"},
     "kube": {"streams": 400, "seed": 11},
     "bombs": {},
-    "large": {"mb": 200.0},
+    "large": {"mb": 100.0},
     "meaning": {},
     "templates": {},
 }

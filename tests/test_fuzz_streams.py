@@ -26,7 +26,7 @@ For every example, through the real run path (``runner.main``: argv, boundary, s
 CI: 250 derandomized examples.  The README's campaign (``python -m tests.figures`` shows the
 command; ``figure streams: ...`` is its row, asserted equal to tests/figures.json)::
 
-    POSTRENDER_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest -p no:cacheprovider -q -s \\
+    POSTRENDER_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest -p no:cacheprovider -q -s \\
         tests/test_fuzz_streams.py --hypothesis-seed=41
 """
 

@@ -4,9 +4,9 @@ The bounds are ``tests.figures.BOUNDS`` (CPU seconds and peak RSS of the postren
 asserted here and quoted by the README from there; each test prints what it measured, and
 the bomb tests together report the README's figure (``figure bombs: ...`` with ``-s``).
 Inputs are generated in tmp_path at test time, never committed.  Large valid streams: CI runs
-2 MB; the README's 200 MB figure (minutes: a rule edits every document)::
+2 MB; the README's 100 MB figure (minutes: a rule edits every document)::
 
-    POSTRENDER_LARGE_STREAM_MB=200 .venv/bin/python -m pytest -p no:cacheprovider -q -s \\
+    POSTRENDER_LARGE_STREAM_MB=100 .venv/bin/python -m pytest -p no:cacheprovider -q -s \\
         tests/test_resource_bombs.py -k large_valid_stream
 """
 
@@ -181,7 +181,7 @@ PULL_SECRET_RULES = ("vars: {registry: r.example.com, username: u, password: hun
 
 def test_large_valid_stream(tmp_path):
     """A stream of small Deployments and ConfigMaps (``small_stream``), POSTRENDER_LARGE_STREAM_MB
-    of it (CI: 2; the README: 200), through `rules: []`, imagePullPolicy and the incident-5
+    of it (CI: 2; the README: 100), through `rules: []`, imagePullPolicy and the incident-5
     pull-secret rules: every output checked, peak RSS and CPU time within the README's bounds."""
     source = tmp_path / "large.yaml"
     documents = small_stream(source, int(LARGE_STREAM_MB * (1 << 20)))
