@@ -14,7 +14,7 @@ import functools
 import json
 import re
 
-from postrender.config import sandbox
+from postrender.config import sandbox, simple_templates
 from postrender.config.sandbox import (
     MAX_OUTPUT_CHARS,
     REMOVED_GLOBALS,
@@ -218,8 +218,14 @@ def render_compiled(template, variables: dict) -> str:
 
 
 def render(text: str, variables: dict) -> str:
+    simple = simple_templates.render(text, variables)  # Jinja's result without importing it
+    if simple is not simple_templates.NOT_SIMPLE:
+        return simple
     return _guarded(lambda: _render_capped(_compiled(text), variables))
 
 
 def evaluate(expression: str, variables: dict) -> bool:
+    simple = simple_templates.evaluate(expression, variables)
+    if simple is not simple_templates.NOT_SIMPLE:
+        return simple
     return _guarded(lambda: bool(environment().compile_expression(expression, undefined_to_none=False)(**variables)))
