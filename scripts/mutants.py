@@ -55,7 +55,8 @@ GROUPS = {
     "redaction": (["postrender/engine/redaction.py", "postrender/engine/output.py"],
                   ["tests/test_redaction.py", "tests/test_secret_leaks.py", "tests/test_secret_matrix.py"]),
 }
-COPY = ["postrender", "tests", "snapshots", "templates", "bench", "scripts", "pyproject.toml"]
+COPY = ["postrender", "tests", "snapshots", "templates", "bench", "scripts", "helm-plugin", "examples", "docs",
+        "pyproject.toml", "README.md", "SECURITY.md", "CHANGELOG.md"]
 
 _COMPARE_SWAP = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
                  ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}

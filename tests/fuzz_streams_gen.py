@@ -447,6 +447,7 @@ def make_stream(rng: random.Random, n_docs: int, decorate=decorate,
         pieces[-1].text = pieces[-1].text.rstrip("\n")
         if pieces[-1].text.endswith(("...", "---")):
             pieces[-1].text += "\n"
-        # A literal block scalar that ends the stream loses its final newline with the stream's.
-        pieces[-1].obj = _load(pieces[-1].text)
+        # go-yaml ends its input with a line break (docs/semantics.md): a block scalar on the last
+        # line keeps its newline even when the stream has none; PyYAML is told the same.
+        pieces[-1].obj = _load(pieces[-1].text + "\n")
     return pieces, rng.random() < 0.2, rng.random() < 0.1
