@@ -129,7 +129,8 @@ main()
 """
 
 
-def run_measured(args: list[str], stdin_path: Path, cwd: Path | None = None) -> tuple[int, bytes, str, float, float, float]:
+def run_measured(args: list[str], stdin_path: Path, cwd: Path | None = None,
+                 timeout: float = 120) -> tuple[int, bytes, str, float, float, float]:
     """(exit code, stdout, stderr, wall seconds, peak RSS in MiB, CPU seconds) of one real
     postrender process.  Bounds are asserted on CPU seconds (user + system): a loaded machine
     stretches wall time, not the work done."""
@@ -137,7 +138,7 @@ def run_measured(args: list[str], stdin_path: Path, cwd: Path | None = None) -> 
     with tempfile.NamedTemporaryFile(suffix=".peak") as peak, open(stdin_path, "rb") as stdin:
         started = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", _REPORT_PEAK, peak.name, *args], stdin=stdin,
-                              capture_output=True, env=env, cwd=str(cwd) if cwd else None, timeout=600)
+                              capture_output=True, env=env, cwd=str(cwd) if cwd else None, timeout=timeout)
         seconds = time.perf_counter() - started
         hwm_kb, cpu = Path(peak.name).read_text().split()
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), seconds, int(hwm_kb) / 1024, float(cpu)

@@ -199,7 +199,7 @@ def reliability_rows(data: dict, counts: dict) -> list[tuple[str, ...]]:
     if lg:
         lc, lm = lg["counts"], lg.get("measured", {})
         rows.append((
-            f"large valid streams: {lg['params']['mb']} MB of small Deployments and ConfigMaps with `rules: []`, "
+            f"large valid streams: {lg['params']['mb']:g} MB of small Deployments and ConfigMaps with `rules: []`, "
             "imagePullPolicy, and the incident-5 pull-secret rules (tests/test_resource_bombs.py)",
             "3 runs", f"{n(lc['deployments'])} Deployments edited (pull policy: every one), one Secret added",
             f"`rules: []`: all {n(lc['documents'])} documents byte-identical", "–", "–",

@@ -189,7 +189,9 @@ def test_large_valid_stream(tmp_path):
     size_mb = source.stat().st_size / (1 << 20)
     measured = {}
     for label, rules in (("rules: []", NONE), ("imagePullPolicy", IPP), ("pull-secret rules", PULL_SECRET_RULES)):
-        code, out, err, seconds, rss, cpu = run_measured(["-c", str(write_config(tmp_path, rules))], source)
+        # A generous wall-clock limit: only a hang should hit it (the bound is on CPU time).
+        code, out, err, seconds, rss, cpu = run_measured(["-c", str(write_config(tmp_path, rules))], source,
+                                                         timeout=120 + 60 * size_mb)
         assert (code, err) == (0, ""), err
         if rules == NONE:
             assert out == source.read_bytes()
