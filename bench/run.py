@@ -103,8 +103,11 @@ def main() -> int:
 
     kubectl = str(tools.ensure("kubectl"))
     postrender = [sys.executable, "-m", "postrender", "-c", str(args.config.resolve())]
+    # The machine's load when the run started: on a shared machine every time stretches, and
+    # start-up (a fixed cost) stretches more than streaming; ratios are only comparable at like loads.
     header = (f"postrender bench: {args.runs} runs each, medians; python {sys.version.split()[0]}; kubectl kustomize 5.7.1;"
-              f" config {args.config.name}; peak RSS {'from GNU time' if GNU_TIME else 'from wait4 (a floor)'}")
+              f" config {args.config.name}; peak RSS {'from GNU time' if GNU_TIME else 'from wait4 (a floor)'};"
+              f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
     print(f"# {header}")
     figures: dict = {"header": header, "inputs": []}
     print(f"{'input':<40} {'tool':<12} {'median s':>9} {'peak MiB':>9}")

@@ -130,6 +130,7 @@ def test_kubectl_reads_the_kind_the_table_says(need_tool, tmp_path):
 REFUSED = {
     "indented '---' before the first key": "\n ---\n# Source: x.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n",
     "indented scalar before the first key": " x\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    "indented scalar after the '---' line": "---\n    a\n# Source: x.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
 }
 
 
