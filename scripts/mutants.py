@@ -24,6 +24,7 @@ import ast
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,8 @@ def main() -> int:
     per_group = max(1, args.max // len(groups))
     for g in groups:
         chosen += [(g, m) for m in rng.sample(pools[g], min(per_group, len(pools[g])))]
+    # Stopped with SIGTERM (kill, timeout): unwind through `finally` so the copy is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     base = workspace()
     repo = base / "repo"
     results = []
