@@ -16,6 +16,10 @@ import typer
 
 from postrender import __version__
 from postrender.errors import UsageError
+
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
+# diff's exit status for a failed check: 1 means "differences" there, as in kubectl diff.
+EXIT_DIFF_CHECK_FAILED = 4
 from postrender.engine.output import redact_known, write_output
 
 app = typer.Typer(
@@ -32,10 +36,12 @@ ValuesOpt = typer.Option(None, "--values", "-f", help="YAML file of variables (r
 SetOpt = typer.Option(None, "--set", help="set a variable: key=value, dotted keys nest (repeatable)")
 SetFileOpt = typer.Option(None, "--set-file", help="set a variable from a file's content: key=path (repeatable)")
 LogOpt = typer.Option(None, "--log-file", help="also append diagnostics to this file (else $POSTRENDER_LOG)")
+StrictOpt = typer.Option(False, "--strict", help="treat warnings as errors: exit 1, nothing written (else $POSTRENDER_STRICT)")
 InputOpt = typer.Option("-", "--input", "-i", help="read the stream from this file instead of stdin")
 
 
-from postrender.runner import _load, _normalise_argv, _read_input, _run, _State, boundary, run  # noqa: E402  (shared with the fast path)
+from postrender.runner import (COMPLETE_VAR, SUBCOMMANDS, _load, _normalise_argv, _read_input, _run,  # noqa: E402
+                               _State, boundary, report, run)  # (shared with the fast path)
 
 
 @app.command("run")
@@ -45,13 +51,15 @@ def run_cmd(
     set_: Optional[List[str]] = SetOpt,
     set_file: Optional[List[str]] = SetFileOpt,
     output: Optional[str] = typer.Option(None, "--output", "-o", help="write here (atomically replaced) instead of stdout"),
-    explain: bool = typer.Option(False, "--explain", help="print one line per change to stderr"),
+    explain: bool = typer.Option(False, "--explain", help="print one line per change (stderr, and the terminal)"),
+    strict: bool = StrictOpt,
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
 ):
     """Read manifests, apply the config's rules, write the result (the default command)."""
     code = run({"config": config, "values": values or [], "set_": set_ or [], "set_file": set_file or [],
-                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain})
+                "output": output, "log_file": log_file, "input_path": input_path, "explain": explain,
+                "strict": strict})
     if code:
         raise typer.Exit(code)
 
@@ -62,43 +70,34 @@ def diff_cmd(
     values: Optional[List[str]] = ValuesOpt,
     set_: Optional[List[str]] = SetOpt,
     set_file: Optional[List[str]] = SetFileOpt,
-    color: Optional[bool] = typer.Option(None, "--color/--no-color", help="colour (default: when stdout is a terminal)"),
+    color: str = typer.Option("auto", "--color", metavar="WHEN",
+                              help="auto (a terminal, unless $NO_COLOR is set), always or never"),
+    no_color: bool = typer.Option(False, "--no-color", hidden=True, help="the same as --color=never"),
     log_file: Optional[str] = LogOpt,
     input_path: str = InputOpt,
 ):
-    """Print a unified diff of input vs output instead of the output."""
-    import difflib
-
+    """Show what the rules change: a unified diff per changed resource. Exit 0: no
+    differences, 1: differences, >1: an error (2 usage or config, 3 input, 4 a failed check),
+    like kubectl diff."""
+    from postrender.diffview import COLOR_CHOICES, render_diff, use_color
     from postrender.pipeline import run_stream
 
+    if color not in COLOR_CHOICES:
+        raise UsageError(f"--color {color!r}: use {', '.join(COLOR_CHOICES)}")
     cfg = _load(config, values, set_, set_file, log_file)
     data = _read_input(input_path)
     result = run_stream(cfg, data)
-    for warning in result.warnings:
-        _State.diagnostics.emit(f"postrender: warning: {warning}")
-    # Secrets' data is never shown: generated pull Secrets hold credentials in base64 of a
-    # whole dockerconfigjson, which no value-based redaction can recognise (issue 4).
-    from postrender.engine.output import redact_secret_values
-
-    before_text, after_text = redact_secret_values(
-        data.decode("utf-8", "replace"), result.output.decode("utf-8", "replace"))
-    before = before_text.splitlines(keepends=True)
-    after = after_text.splitlines(keepends=True)
-    use_color = sys.stdout.isatty() if color is None else color
-    lines = []
-    for line in difflib.unified_diff(before, after, "input", "output"):
-        line = redact_known(line)
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        if use_color:
-            if line.startswith("+") and not line.startswith("+++"):
-                line = f"\x1b[32m{line.rstrip(chr(10))}\x1b[0m\n"
-            elif line.startswith("-") and not line.startswith("---"):
-                line = f"\x1b[31m{line.rstrip(chr(10))}\x1b[0m\n"
-            elif line.startswith("@@"):
-                line = f"\x1b[36m{line.rstrip(chr(10))}\x1b[0m\n"
-        lines.append(line)
-    write_output("".join(lines).encode("utf-8"), None)
+    report(result.warnings)
+    if result.failures:
+        for failure in result.failures:
+            _State.diagnostics.emit(f"postrender: check failed: {failure}")
+        _State.diagnostics.emit(f"postrender: {len(result.failures)} check(s) failed")
+        raise typer.Exit(EXIT_DIFF_CHECK_FAILED)
+    text, changed = render_diff(result.stream.documents,
+                                use_color("never" if no_color else color, sys.stdout.isatty()))
+    write_output(text.encode("utf-8"), None)
+    if changed:
+        raise typer.Exit(1)
 
 
 @app.command("images")
@@ -222,7 +221,7 @@ def validate_cmd(
     set_file: Optional[List[str]] = SetFileOpt,
 ):
     """Check a config (and its variables) without reading any input."""
-    cfg = _load(config, values, set_, set_file, None)
+    cfg = _load(config, values, set_, set_file, None, check_templates=True)
     typer.echo(f"{cfg.source}: ok, {len(cfg.rules)} rule(s) active")
 
 
@@ -238,17 +237,48 @@ def schema_cmd():
 
 @app.command("init")
 def init_cmd(
-    path: str = typer.Argument("postrender.yaml", help="where to write the starter config"),
+    path: str = typer.Argument("postrender.yaml", help="where to write the starter config; - prints it"),
     force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
 ):
     """Write a commented starter postrender.yaml covering every rule type."""
     from postrender.config.configschema import starter_config
 
+    text = starter_config().encode("utf-8")
+    if path == "-":
+        write_output(text, None)  # only the YAML: `postrender init - > x.yaml` is a valid config
+        return
     target = Path(path)
-    if target.exists() and not force:
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory; name the file to write, e.g. {target / 'postrender.yaml'}")
+    if not target.parent.is_dir():
+        raise UsageError(f"{target}: the directory {target.parent} does not exist; create it first")
+    if (target.exists() or target.is_symlink()) and not force:
         raise UsageError(f"{target} exists; pass --force to overwrite it")
-    write_output(starter_config().encode("utf-8"), str(target))
+    write_output(text, str(target))
     typer.echo(f"wrote {target}")
+
+
+def _register_shells() -> None:
+    """Typer's completion classes for bash/zsh/fish (what typer does for apps with
+    add_completion=True; this app has its own `completion` command instead of typer's
+    --install-completion, which edits rc files)."""
+    from typer._completion_classes import completion_init
+
+    completion_init()
+
+
+@app.command("completion")
+def completion_cmd(shell: str = typer.Argument(..., metavar="SHELL", help="bash, zsh or fish")):
+    """Print a shell completion script: source <(postrender completion bash), as with helm and kubectl."""
+    from typer._click import shell_completion
+
+    _register_shells()
+
+    if shell not in COMPLETION_SHELLS:
+        raise UsageError(f"completion {shell!r}: use {', '.join(COMPLETION_SHELLS)}")
+    command = typer.main.get_command(app)
+    script = shell_completion.get_completion_class(shell)(command, {}, "postrender", COMPLETE_VAR).source()
+    typer.echo(script)
 
 
 helm_plugin_app = typer.Typer(help="The Helm 4 post-renderer plugin.", add_completion=False)
@@ -257,23 +287,46 @@ app.add_typer(helm_plugin_app, name="helm-plugin")
 app.add_typer(kustomize_plugin_app, name="kustomize-plugin")
 
 
+HelmOpt = typer.Option("helm", "--helm", help="the Helm 4 binary (its HELM_DATA_HOME, HELM_PLUGINS and HELM_CACHE_HOME apply)")
+PluginHomeOpt = typer.Option(None, "--plugin-home", help="kustomize plugin home (default: the one kustomize uses)")
+
+
 @helm_plugin_app.command("install")
-def helm_plugin_install_cmd(helm: str = typer.Option("helm", "--helm", help="the helm 4 binary to install into")):
-    """Install the postrender plugin into Helm 4 (then: helm template ... --post-renderer postrender)."""
+def helm_plugin_install_cmd(helm: str = HelmOpt):
+    """Install the postrender plugin into one Helm 4 home (then: helm template ... --post-renderer postrender)."""
     from postrender.integrations.plugins import install_helm_plugin
 
     result = install_helm_plugin(helm)
-    typer.echo(f"installed Helm plugin {result.name!r} from {result.source_dir}")
+    typer.echo(f"installed Helm plugin {result.name!r} in {result.plugin_dir} ({result.helm_version})")
     typer.echo(f"use: helm template|install|upgrade ... --post-renderer {result.name}")
-    typer.echo(f"diagnostics (Helm 4 discards plugin stderr): {result.log_file}")
+    typer.echo(f"log (Helm 4 discards plugin stderr): {result.log_file}")
+
+
+@helm_plugin_app.command("uninstall")
+def helm_plugin_uninstall_cmd(helm: str = HelmOpt):
+    """Remove the postrender plugin from one Helm 4 home (helm plugin uninstall postrender)."""
+    from postrender.integrations.plugins import PLUGIN_NAME, uninstall_helm_plugin
+
+    plugins = uninstall_helm_plugin(helm)
+    typer.echo(f"uninstalled Helm plugin {PLUGIN_NAME!r} from {plugins}")
 
 
 @kustomize_plugin_app.command("install")
-def kustomize_plugin_install_cmd():
+def kustomize_plugin_install_cmd(plugin_home: Optional[str] = PluginHomeOpt):
     """Create the kustomize exec plugin for kind PostRenderer (use with --enable-alpha-plugins)."""
     from postrender.integrations.plugins import install_kustomize_plugin
 
-    typer.echo(f"installed kustomize exec plugin {install_kustomize_plugin()}")
+    home = Path(plugin_home) if plugin_home else None
+    typer.echo(f"installed kustomize exec plugin {install_kustomize_plugin(plugin_home=home)}")
+
+
+@kustomize_plugin_app.command("uninstall")
+def kustomize_plugin_uninstall_cmd(plugin_home: Optional[str] = PluginHomeOpt):
+    """Remove the kustomize exec plugin that kustomize-plugin install created."""
+    from postrender.integrations.plugins import uninstall_kustomize_plugin
+
+    home = Path(plugin_home) if plugin_home else None
+    typer.echo(f"removed kustomize exec plugin {uninstall_kustomize_plugin(plugin_home=home)}")
 
 
 def _version_callback(value: bool):
@@ -290,13 +343,20 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    given = list(sys.argv[1:] if argv is None else argv)
 
     def invoke() -> int:
+        if os.environ.get(COMPLETE_VAR):
+            # Shell completion (`postrender completion SHELL`): typer answers and exits.
+            _register_shells()
+            app(prog_name="postrender", complete_var=COMPLETE_VAR)
+            return 0
+        argv = _normalise_argv(given)
         try:
-            app(args=argv, prog_name="postrender", standalone_mode=False)
+            # Not standalone, click returns (not raises) the code of a typer.Exit.
+            code = app(args=argv, prog_name="postrender", standalone_mode=False)
         except typer.Exit as exc:
             return exc.exit_code
-        return 0
+        return code if isinstance(code, int) else 0
 
     return boundary(invoke, bool(os.environ.get("POSTRENDER_DEBUG")))

@@ -49,7 +49,7 @@ def _check_expect(rule, count: int) -> None:
     op, expected = rule.expect
     if not _compare(op, count, expected):
         raise CheckFailed(
-            f"{rule.label()}: expected {op if op != '==' else ''}{expected} matching resources, matched {count}"
+            f"{rule.located()}: expected {op if op != '==' else ''}{expected} matching resources, matched {count}"
         )
 
 

@@ -13,14 +13,23 @@ import signal
 import sys
 from pathlib import Path
 
-from postrender.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, PostrenderError, UsageError
+from postrender.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CheckFailed,
+                               PostrenderError, UsageError)
 from postrender.engine.output import Diagnostics
 
-SUBCOMMANDS = {"run", "diff", "validate", "schema", "init", "images", "lock", "mirror", "helm-plugin", "kustomize-plugin"}
+# The typer app's commands, in its order (cli.py; tests/test_cli_conventions.py checks the two
+# agree).  A first argument that is none of these, no option and no file is a mistyped command.
+SUBCOMMANDS = ("run", "diff", "images", "lock", "mirror", "validate", "schema", "init", "completion",
+               "helm-plugin", "kustomize-plugin")
+# Environment variable of shell completion (`postrender completion SHELL`): the typer app answers.
+COMPLETE_VAR = "_POSTRENDER_COMPLETE"
 
 class _State:
     diagnostics = Diagnostics()
 
+
+# Any of 1/true/yes/on: like --strict (for integrations that pass no arguments: KRM functions).
+ENV_STRICT = "POSTRENDER_STRICT"
 
 # Bytes read before deciding between a manifest stream and a KRM ResourceList.
 _PEEK = 65536
@@ -133,16 +142,16 @@ def _open_input(path: str):
     return sys.stdin.buffer
 
 
-def _load(config, values, sets, set_files, log_file):
+def _load(config, values, sets, set_files, log_file, check_templates=False):
     from postrender.config.loader import load_config
 
     # Diagnostics redact every value registered as secret (config.py registers each the moment
     # it is known), so one built before loading also covers what loading finds.
     _State.diagnostics = Diagnostics(log_file)
-    return load_config(config, values or (), sets or (), set_files or ())
+    return load_config(config, values or (), sets or (), set_files or (), check_templates=check_templates)
 
 
-def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None):
+def _run(config, values, sets, set_files, log_file, input_path, explain, sink=None, strict=False):
     """Run the pipeline; returns (config, krm module or None, RunResult or the raw KRM input).
 
     With a sink the stream is read in chunks and the output written into the sink (the run
@@ -178,17 +187,33 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
             result = run_into(cfg, chunks, sink, explain=explain)
     finally:
         _close_input(fh)
-    diag = _State.diagnostics
-    for warning in result.warnings:
-        diag.emit(f"postrender: warning: {warning}")
-    if explain:
-        for change in result.changes:
-            diag.emit(f"postrender: explain: {change.line()}")
+    report(result.warnings, result.changes if explain else ())
     if result.failures:
         for failure in result.failures:
-            diag.emit(f"postrender: check failed: {failure}")
+            _State.diagnostics.emit(f"postrender: check failed: {failure}")
         raise _CheckExit(len(result.failures))
+    if strict:
+        refuse_warnings(len(result.warnings))
     return cfg, None, result
+
+
+def report(warnings, changes=()) -> None:
+    """Warnings and --explain lines: notices, which also reach the terminal (engine/output.py)."""
+    diag = _State.diagnostics
+    for warning in warnings:
+        diag.notice(f"postrender: warning: {warning}")
+    for change in changes:
+        diag.notice(f"postrender: explain: {change.line()}")
+
+
+def refuse_warnings(count: int) -> None:
+    """--strict: a run with warnings fails like a failed check (exit 1, nothing written)."""
+    if count:
+        raise CheckFailed(f"--strict: {count} warning(s) treated as errors; no output written")
+
+
+def strict_from_env() -> bool:
+    return os.environ.get(ENV_STRICT, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _chain(head: bytes, rest):
@@ -211,15 +236,24 @@ def _reading_chunks(chunks, source: str):
         raise UsageError(f"{source}: cannot read input: {exc.strerror or exc}") from None
 
 
-def finish_krm(krm, data: bytes, cfg, sink) -> int:
-    """Write a KRM function's ResourceList into sink; errors also go to stderr, which kustomize shows."""
+def finish_krm(krm, data: bytes, cfg, sink, strict: bool = False) -> int:
+    """Write a KRM function's ResourceList into sink.
+
+    Results are also diagnostics: kustomize prints neither warnings nor errors from ``results``
+    (only the function's stderr, and only on failure), so errors go to stderr and warnings are
+    notices, which reach the terminal."""
     outcome = krm.evaluate(data, cfg)
+    warnings = 0
     for severity, message in outcome.results:
         if severity == "error":
             _State.diagnostics.emit(f"postrender: error: {message}")
         else:
-            _State.diagnostics.log(f"postrender: {severity}: {message}")
+            warnings += severity == "warning"
+            _State.diagnostics.notice(f"postrender: {severity}: {message}")
     sink.write(outcome.output)
+    if strict and outcome.exit_code == 0 and warnings:
+        _State.diagnostics.emit(f"postrender: error: --strict: {warnings} warning(s) treated as errors")
+        return EXIT_CHECK_FAILED
     return outcome.exit_code
 
 
@@ -229,15 +263,29 @@ class _CheckExit(Exception):
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
-    """Default to ``run``; accept kustomize's ``postrender CONFIGPATH`` exec-plugin call."""
+    """Default to ``run``; accept kustomize's ``postrender CONFIGPATH`` exec-plugin call.
+
+    A first word that is neither a command, an option nor a file is a mistyped command: a
+    UsageError that suggests the closest command (``vaildate``: did you mean ``validate``?), as
+    git and kubectl do, instead of running with an unexpected argument."""
     if not argv:
         return ["run"]
     first = argv[0]
     if first in SUBCOMMANDS or first in ("--help", "-h", "--version"):
         return argv
-    if not first.startswith("-") and os.path.isfile(first):
-        return ["run", "-c", first] + argv[1:]
-    return ["run"] + argv
+    if first.startswith("-"):
+        return ["run"] + argv
+    if os.path.isfile(first):
+        from postrender.integrations.kustomize_config import user_config
+
+        return ["run", "-c", user_config(first)] + argv[1:]
+    if os.sep in first or first.endswith((".yaml", ".yml", ".json")):
+        return ["run", "-c", first] + argv[1:]  # a config path after all: "not found" says so
+    import difflib
+
+    close = difflib.get_close_matches(first, SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(SUBCOMMANDS)}"
+    raise UsageError(f"unknown command {first!r}; {hint} (postrender --help; a config file is -c FILE)")
 
 
 
@@ -250,6 +298,7 @@ _RUN_OPTIONS = {
     "--log-file": ("log_file", True, False),
     "-i": ("input_path", True, False), "--input": ("input_path", True, False),
     "--explain": ("explain", False, False),
+    "--strict": ("strict", False, False),
 }
 
 
@@ -258,7 +307,7 @@ def parse_run_args(argv: list[str]) -> dict | None:
     if not argv or argv[0] != "run":
         return None
     opts: dict = {"config": None, "values": [], "set_": [], "set_file": [], "output": None,
-                  "log_file": None, "input_path": "-", "explain": False}
+                  "log_file": None, "input_path": "-", "explain": False, "strict": False}
     args = argv[1:]
     i = 0
     while i < len(args):
@@ -293,10 +342,11 @@ def _open_sink(path: str | None):
 
 def run(opts: dict) -> int:
     """The run command: output goes to stdout or ``-o`` only once every document succeeded."""
+    strict = opts["strict"] or strict_from_env()
     with _open_sink(opts["output"]) as sink:
         cfg, krm_mode, result = _run(opts["config"], opts["values"], opts["set_"], opts["set_file"],
-                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink)
-        code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink)
+                                     opts["log_file"], opts["input_path"], opts["explain"], sink=sink, strict=strict)
+        code = 0 if krm_mode is None else finish_krm(krm_mode, result, cfg, sink, strict)
         sink.commit()
     return code
 
@@ -379,7 +429,17 @@ def _show_traceback(exc: BaseException) -> None:
 
 def main(argv: list[str]) -> int | None:
     """Handle a plain run without typer; None means "not for the fast path"."""
-    opts = parse_run_args(_normalise_argv(argv))
+    if os.environ.get(COMPLETE_VAR):
+        return None  # shell completion: the typer app answers
+    debug = bool(os.environ.get("POSTRENDER_DEBUG"))
+    try:
+        opts = parse_run_args(_normalise_argv(argv))
+    except UsageError as exc:
+        return boundary(lambda: _raise(exc), debug)
     if opts is None:
         return None
-    return boundary(lambda: run(opts), bool(os.environ.get("POSTRENDER_DEBUG")))
+    return boundary(lambda: run(opts), debug)
+
+
+def _raise(exc: BaseException):
+    raise exc

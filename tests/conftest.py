@@ -70,6 +70,22 @@ def corpus_files():
     return corpus_required()
 
 
+# The smallest real input: one Deployment as Helm renders it (tests that need just "a workload").
+DEPLOY = b"""---
+# Source: demo/templates/deploy.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: nginx
+"""
+
+
 def write_config(tmp_path: Path, body: str, name: str = "postrender.yaml") -> Path:
     path = tmp_path / name
     path.write_text(CONFIG_HEADER + body)
@@ -96,9 +112,17 @@ class Result:
         return self.out.decode("utf-8")
 
 
+# Diagnostics also go to the controlling terminal and, without one, to a default log in
+# $XDG_CACHE_HOME (engine/output.py): tests keep both away from the developer's terminal and home.
+QUIET_ENV = {"POSTRENDER_TTY": "0", "XDG_CACHE_HOME": str(Path(tempfile.gettempdir()) / f"postrender-tests-{os.getuid()}")}
+# Also for the tests that build their own environment from os.environ.
+os.environ.update(QUIET_ENV)
+
+
 def run_cli(args: list[str], stdin: bytes = b"", env: dict | None = None, cwd: Path | None = None) -> Result:
     """Run postrender as a real process (argv, stdin, exit code, stderr all as a user sees them)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
+    full_env.update(QUIET_ENV)
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "postrender", *args], input=stdin, capture_output=True,

@@ -7,21 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import write_config
-
-DEPLOY = b"""---
-# Source: demo/templates/deploy.yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: nginx
-"""
+from tests.conftest import DEPLOY, write_config
 RULES = "rules:\n- imagePullPolicy: {policy: IfNotPresent}\n"
 
 
@@ -124,14 +110,16 @@ def test_variables_precedence(cli, tmp_path):
 def test_explain_lists_each_change(cli, tmp_path):
     r = cli(["-c", str(write_config(tmp_path, RULES)), "--explain"], DEPLOY)
     assert r.code == 0
-    assert r.err.strip() == ("postrender: explain: imagePullPolicy: Deployment/web:"
+    assert r.err.strip() == ("postrender: explain: rules[0] (imagePullPolicy): Deployment/web:"
                              " spec.template.spec.containers[0].imagePullPolicy: (unset) -> IfNotPresent")
 
 
-def test_diff_prints_a_unified_diff(cli, tmp_path):
+def test_diff_prints_a_unified_diff_per_resource(cli, tmp_path):
     r = cli(["diff", "-c", str(write_config(tmp_path, RULES))], DEPLOY)
-    assert r.code == 0
-    assert r.text.splitlines()[:2] == ["--- input", "+++ output"]
+    assert r.code == 1  # differences (kubectl diff: 0 none, 1 some, >1 an error)
+    assert r.text.splitlines()[:3] == ["--- input: document 1 (demo/templates/deploy.yaml): Deployment/web",
+                                       "+++ output: document 1 (demo/templates/deploy.yaml): Deployment/web",
+                                       "@@ -10,3 +10,4 @@"]
     assert "+        imagePullPolicy: IfNotPresent" in r.text.splitlines()
 
 

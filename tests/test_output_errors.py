@@ -118,7 +118,7 @@ def _setup_plain(work: Path, case: str) -> tuple[list[str], dict, str]:
     if case == "EIO reading the input":  # the input side: read(2) of /proc/self/mem at offset 0
         return config + ["-i", "/proc/self/mem"], {}, "/proc/self/mem: cannot read input: Input/output error"
     if case == "init into a missing directory":
-        return ["init", str(work / "missing" / "postrender.yaml")], {}, "No such file or directory"
+        return ["init", str(work / "missing" / "postrender.yaml")], {}, "does not exist; create it first"
     raise AssertionError(case)
 
 

@@ -70,4 +70,4 @@ def test_expect_mismatch_exits_1_naming_rule_line_and_count(tmp_path, cli):
     assert result.code == 1
     assert result.out == b""
     # write_config adds two header lines: the rule entry is on line 4, column 5
-    assert f"rule 1 (patch, {cfg}:4:5): expected 1 matching resources, matched 2" in result.err
+    assert f"{cfg}:4:5: rules[0] (patch): expected 1 matching resources, matched 2" in result.err

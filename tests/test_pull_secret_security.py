@@ -51,7 +51,7 @@ def test_run_explain_and_log_never_show_the_password(setup):
     # The output does carry the credentials (that is its job) ...
     assert b".dockerconfigjson: " in r.out and r.text.count("kind: Secret") == 3
     # ... nothing else does.
-    assert "explain: pullSecret: Secret/tools/" in r.err and "generated; data not shown" in r.err
+    assert "explain: rules[1] (pullSecret): Secret/tools/" in r.err and "generated; data not shown" in r.err
     assert_clean(r.err)
     assert_clean((tmp_path / "log").read_text())
     assert "pullSecretReferences" in r.err  # corp-registry dangles: the warning path ran too
@@ -63,7 +63,7 @@ def test_diff_hides_secret_data(setup):
     blobs = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("  .dockerconfigjson: ")]
     assert len(blobs) == 3 and all(PASSWORD in base64.b64decode(b).decode() for b in blobs[1:])
     r = run_cli(["diff", "--no-color", *args], INPUT)
-    assert r.code == 0
+    assert r.code == 1  # differences, as kubectl diff says it
     for blob in blobs:
         assert blob not in r.text
     assert "+  .dockerconfigjson: <redacted, changed>" in r.text

@@ -201,7 +201,7 @@ rules:
           name: renamed
     target: {kind: Service}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 3: Service/backend: the patch changes metadata.name"
+        RuleError("test.yaml:4:5: rules[0] (patch): document 3: Service/backend: the patch changes metadata.name"
                   " from 'backend' to 'renamed'; set allowNameChange: true if that is intended"),
         id="name-change-refused",
     ),
@@ -226,7 +226,7 @@ rules:
         - {op: replace, path: /kind, value: StatefulSet}
     target: {kind: Deployment, name: frontend}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 2 (app/templates/frontend.yaml): Deployment/frontend:"
+        RuleError("test.yaml:4:5: rules[0] (patch): document 2 (app/templates/frontend.yaml): Deployment/frontend:"
                   " the patch changes kind from 'Deployment' to 'StatefulSet'; set allowKindChange: true if that is intended"),
         id="kind-change-refused",
     ),
@@ -238,7 +238,7 @@ rules:
         - {op: test, path: /spec/replicas, value: 5}
     target: {kind: Deployment, name: backend}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 1 (app/templates/backend.yaml): Deployment/backend:"
+        RuleError("test.yaml:4:5: rules[0] (patch): document 1 (app/templates/backend.yaml): Deployment/backend:"
                   " json6902[0] (test /spec/replicas):"),
         id="json6902-test-fails",
     ),
@@ -250,7 +250,7 @@ rules:
         spec: {{ '{' }}
     target: {kind: Service}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 3: Service/backend: the rendered strategicMerge patch is not valid YAML: line 2:"),
+        RuleError("test.yaml:4:5: rules[0] (patch): document 3: Service/backend: the rendered strategicMerge patch is not valid YAML: line 2:"),
         id="rendered-bad-yaml",
     ),
     pytest.param(
@@ -261,7 +261,7 @@ rules:
         metadata: {labels: {x: "{{ nope }}"}}
     target: {kind: Service}
 """, {},
-        RuleError("rule 1 (patch, test.yaml:4:5): document 3: Service/backend: 'nope' is undefined"),
+        ConfigError("test.yaml:4:5: rules[0] (patch): document 3: Service/backend: 'nope' is undefined"),
         id="undefined-variable-is-an-error",
     ),
     pytest.param(
@@ -301,7 +301,7 @@ rules:
     target: {kind: Deployment}
     expect: 1
 """, {},
-        CheckFailed("rule 1 (patch, test.yaml:4:5): expected 1 matching resources, matched 2"),
+        CheckFailed("test.yaml:4:5: rules[0] (patch): expected 1 matching resources, matched 2"),
         id="expect-mismatch",
     ),
     pytest.param(

@@ -65,7 +65,7 @@ def dangling_from(messages: list[str]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("stream,external,dangling", CASES.values(), ids=CASES.keys())
 def test_warn_and_error(stream, external, dangling):
     result = run(f"rules:\n- pullSecretReferences: {{action: warn, external: {external}}}\n", stream.encode())
-    assert dangling_from([w.removeprefix("pullSecretReferences: ") for w in result.warnings]) == dangling
+    assert dangling_from([w.removeprefix("rules[0] (pullSecretReferences): ") for w in result.warnings]) == dangling
     assert result.output == stream.encode()  # warn changes nothing
     result = run(f"rules:\n- pullSecretReferences: {{action: error, external: {external}}}\n", stream.encode())
     assert len(result.failures) == len(dangling)
@@ -75,7 +75,7 @@ def test_warn_and_error(stream, external, dangling):
 def test_warning_names_document_resource_and_secret():
     result = run("rules:\n- pullSecretReferences: {}\n", pod("web", ["gone"], "prod").encode())
     assert result.warnings == [
-        "pullSecretReferences: document 1: Pod/prod/web: spec.imagePullSecrets[0]: no Secret 'gone' with namespace"
+        "rules[0] (pullSecretReferences): document 1: Pod/prod/web: spec.imagePullSecrets[0]: no Secret 'gone' with namespace"
         " 'prod' in the stream (list it under external: if it exists in the cluster)"
     ]
 

@@ -130,9 +130,9 @@ def test_run_and_explain_never_leak(tmp_path, channel, failure):
         assert r.code == 0
         assert FORMS["base64(.dockerconfigjson)"] in r.text  # stdout legitimately carries it
         # The generated Secret is named in the clear (pullSecret holds a name, not a secret).
-        assert "explain: pullSecret: Secret/tools/regcred: (new document)" in r.err
+        assert "explain: rules[1] (pullSecret): Secret/tools/regcred: (new document)" in r.err
         if failure == "explain of a Secret edit":
-            assert "explain: patch: Secret/tools/app: stringData: (unset) -> <redacted>" in r.err
+            assert "explain: rules[3] (patch): Secret/tools/app: stringData: (unset) -> <redacted>" in r.err
     else:
         assert r.code in (1, 2, 3) and r.out == b""
         assert "<redacted>" in r.err
@@ -147,7 +147,7 @@ def test_diff_images_validate_never_leak(tmp_path, channel):
     config, args, env, stdin = setup_channel(tmp_path, channel, FAILURES["explain of a Secret edit"])
     log = ["--log-file", str(tmp_path / "file.log")]
     diff = run_cli(["diff", "--no-color", "-c", str(config), *args, *log], stdin, env=env)
-    assert diff.code == 0 and "+  .dockerconfigjson: <redacted, changed>" in diff.text
+    assert diff.code == 1 and "+  .dockerconfigjson: <redacted, changed>" in diff.text
     assert '+  name: "regcred"' in diff.text  # the Secret's name is shown, its data is not
     images = run_cli(["images", "-c", str(config), *args, *log], stdin, env=env)
     assert images.code == 0 and "registry.example.com/tool/server:1.0" in images.text

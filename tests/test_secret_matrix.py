@@ -216,7 +216,7 @@ def test_no_channel_leaks_any_encoding(tmp_path, channel, secret_name):
                 assert any(x["severity"] == "error" and "<redacted>" in x["message"] for x in results), results
             docs = listing["items"]
         elif scenario == "diff":
-            assert r.code == 0, r.err
+            assert r.code == 1, r.err  # differences (postrender diff exits like kubectl diff)
             seen["diff"] = r.text
             assert "+  .dockerconfigjson: <redacted, changed>" in r.text and "pw: <redacted>" in r.text.replace(
                 "'<redacted>'", "<redacted>").replace('"<redacted>"', "<redacted>"), r.text
@@ -231,12 +231,12 @@ def test_no_channel_leaks_any_encoding(tmp_path, channel, secret_name):
             assert generated_password(docs) == secret
             seen["manifests but the Secret's data"] = yaml.safe_dump_all(without_secret_data(docs))
             if not channel.startswith("KRM"):
-                assert "explain: pullSecret: Secret/tools/regcred: (new document)" in r.err
+                assert "explain: rules[1] (pullSecret): Secret/tools/regcred: (new document)" in r.err
         if scenario == "warn":
             warnings = seen.get("KRM results", r.err)
             assert "allowed registr" in warnings and "x:<redacted>" in warnings, warnings
             if not channel.startswith("KRM"):
-                assert "explain: patch: ConfigMap/tools/cm: data.pw: (unset) -> <redacted>" in r.err, r.err
+                assert "explain: rules[2] (patch): ConfigMap/tools/cm: data.pw: (unset) -> <redacted>" in r.err, r.err
         for output, text in seen.items():
             if leaks(secret, text):
                 found[f"{scenario} / {output}"] = leaks(secret, text)

@@ -62,7 +62,8 @@ TARGET_SPEC = Field("map", fields=TARGET_FIELDS | {
 PATH_ENTRY = {
     "kind": Field("str", required=True),
     "group": Field("str", doc="API group; omit to match any group"),
-    "path": Field("str", required=True, doc="dotted path, [] walks list items: spec.jobTargetRef.template.spec"),
+    "path": Field("str", required=True, pattern=r"[^./]+(?:[./][^./]+)*", pattern_doc="a dotted path",
+                  doc="dotted path, [] walks list items: spec.jobTargetRef.template.spec"),
 }
 
 TOP_FIELDS = {
@@ -73,7 +74,13 @@ TOP_FIELDS = {
     "podSpecPaths": Field("list", items=PATH_ENTRY, default=None, doc="extra kinds that embed pod specs"),
     "imageFields": Field("list", items=PATH_ENTRY, default=None, doc="extra fields that hold an image reference"),
     "rules": Field("list", default=None, doc="applied in order, each to the output of the previous one"),
+    # Read by kustomize, not by postrender: extra arguments for the exec plugin (kustomize's
+    # execplugin appends them after the config file's path), e.g. argsOneLiner: --set-file k=path.
+    "argsOneLiner": Field("str", doc="kustomize exec plugin: arguments appended to the command line"),
+    "argsFromFile": Field("str", doc="kustomize exec plugin: a file with one argument per line"),
 }
+# What `expect:` accepts besides a whole number >= 0: a count with an optional comparison.
+EXPECT_PATTERN = r"\s*(==|>=|<=|>|<)?\s*([0-9]+)\s*"
 ENTRY_KEYS = {"target", "when", "expect"}
 
 
@@ -399,14 +406,19 @@ def find_config(explicit: str | None) -> Path:
     )
 
 
-def load_config(path: str | Path | None = None, values_files=(), sets=(), set_files=(), environ=None) -> Config:
+def load_config(path: str | Path | None = None, values_files=(), sets=(), set_files=(), environ=None,
+                check_templates: bool = False) -> Config:
     cfg_path = find_config(str(path) if path else None)
     text = _read_text(cfg_path, "config file")
-    return load_config_text(text, str(cfg_path), values_files, sets, set_files, environ, base_dir=cfg_path.parent)
+    return load_config_text(text, str(cfg_path), values_files, sets, set_files, environ, base_dir=cfg_path.parent,
+                            check_templates=check_templates)
 
 
 def load_config_text(text: str, source: str, values_files=(), sets=(), set_files=(), environ=None,
-                     base_dir: Path | None = None) -> Config:
+                     base_dir: Path | None = None, check_templates: bool = False) -> Config:
+    """``check_templates`` (postrender validate): also look for undefined variables on every
+    branch of every template of the rules that run (config/undefined.py); a run finds those
+    only on the branches it takes."""
     from postrender.rules import REGISTRY
 
     if len(text) > MAX_CONFIG_BYTES:
@@ -457,9 +469,12 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
                     enabled = templating.evaluate(when, variables)
                 except templating.TemplateError as exc:
                     raise ctx.error(path + ("when",), str(exc)) from None
+                if check_templates:
+                    _check_undefined([(("when",), when, variables, frozenset(), None)], path, locate, expression=True)
             else:
                 raise ctx.error(path + ("when",), "must be a Jinja expression string, e.g. \"pullSecret is defined\"")
             if not enabled:
+                _check_disabled(module, entry, name, path, locate)
                 continue
         options = ctx.render(entry[name], path + (name,), getattr(module, "RAW_KEYS", frozenset()))
         try:
@@ -472,6 +487,12 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
         except SchemaError as exc:
             raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
         rule = module.build(values, ctx, path + (name,))
+        if check_templates:
+            _check_undefined(
+                _template_strings(entry[name], (name,), variables, skip=getattr(module, "RAW_KEYS", frozenset()))
+                + _template_strings(entry.get("target"), ("target",), variables)
+                + [((name,) + sub, *rest) for sub, *rest in rule.templates(variables)],
+                path, locate)
         rule.index = i
         rule.where = locate(path)
         rule.target = _build_target(target, ctx, path + ("target",)) if target else None
@@ -480,11 +501,65 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
     return Config(source, variables, rules, ctx.pod_specs, ctx.image_fields, sensitive + ctx.sensitive)
 
 
+def _template_strings(value, path: tuple, variables: dict, skip=frozenset()) -> list:
+    """Every template string in value as written, with its path (top-level keys in skip left
+    out: the rule renders those itself and reports them through Rule.templates)."""
+    found = []
+    if isinstance(value, str) and templating.is_template(value):
+        found.append((path, value, variables, frozenset(), None))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _template_strings(item, path + (i,), variables)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in skip:
+                found += _template_strings(item, path + (key,), variables)
+    return found
+
+
+def _check_undefined(templates, path: tuple, locate, expression: bool = False) -> None:
+    """postrender validate's static check: no template of a rule that runs may use an undefined
+    variable on any branch (config/undefined.py), not only on the branch rendering took now."""
+    from postrender.config.undefined import undefined_in_expression, undefined_in_template
+
+    find = undefined_in_expression if expression else undefined_in_template
+    for sub, text, variables, opaque, label in templates:
+        try:
+            uses = find(text, variables, opaque)
+        except Exception:  # a syntax error: rendering or the rule's build reports it
+            continue
+        if uses:
+            use = uses[0]
+            where = f" at line {use.line} of the {label or 'template'}" if label or "\n" in text.strip() else ""
+            at = path + sub
+            raise ConfigError(f"{locate(at)}: {path_text(at)}: "
+                              + templating.undefined_message(f"'{use.name}' is undefined{where}"))
+
+
+def _check_disabled(module, entry: dict, name: str, path: tuple, locate) -> None:
+    """A rule `when:` switched off is not built, but it must still be a valid rule: check it
+    against the schema as written (a template stands for any string), as `postrender schema`
+    does, so that turning it on later cannot reveal a typo."""
+    spec = module.OPTIONS
+    try:
+        if isinstance(spec, dict):
+            check_fields(entry[name], spec, path + (name,), static=True,
+                         exactly_one=getattr(module, "EXACTLY_ONE_OF", ()),
+                         raw_keys=getattr(module, "RAW_KEYS", frozenset()))
+        else:
+            check(entry[name], spec, path + (name,), static=True)
+        check(entry.get("target"), TARGET_SPEC, path + ("target",), static=True)
+        if entry.get("expect") is not None:
+            _parse_expect(entry["expect"], path + ("expect",))
+    except SchemaError as exc:
+        raise ConfigError(f"{locate(exc.path)}: {path_text(exc.path)}: {exc.message}") from None
+
+
 def _parse_expect(value, path):
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return ("==", value)
     if isinstance(value, str):
-        m = re.fullmatch(r"\s*(==|>=|<=|>|<)?\s*(\d+)\s*", value)
+        m = re.fullmatch(EXPECT_PATTERN, value)
         if m:
             return (m.group(1) or "==", int(m.group(2)))
     raise SchemaError(path, f"must be a count (1) or a comparison ('>=1'), not {value!r}")

@@ -31,7 +31,18 @@ from postrender.config.sandbox import (
     TemplateRefused,
 )
 
-__all__ = ["TemplateError", "TemplateRefused", "environment", "evaluate", "is_template", "render", "render_compiled"]
+__all__ = ["TemplateError", "TemplateRefused", "UndefinedVariable", "environment", "evaluate", "is_template", "render",
+           "render_compiled", "undefined_message"]
+
+
+class UndefinedVariable(TemplateError):
+    """A template used a variable (or a key of one) that is not defined: a config error (exit 2)
+    wherever it happens, at load time or while rendering a patch per resource."""
+
+
+def undefined_message(what: str) -> str:
+    """How every undefined-variable error reads (rendering, and validate's static check)."""
+    return f"{what} (define it with vars:, --values, --set or POSTRENDER_VAR_<NAME>, or guard it with 'is defined')"
 
 _TEMPLATE_MARK = re.compile(r"{{|{%|{#")
 
@@ -144,7 +155,7 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, TemplateError):
         return str(exc)
     if name == "UndefinedError":
-        return f"{exc} (define it with vars:, --values, --set or POSTRENDER_VAR_<NAME>, or guard it with 'is defined')"
+        return undefined_message(str(exc))
     if name == "SecurityError":
         return f"refused by the template sandbox: {exc}"
     return str(exc) or name
@@ -190,6 +201,8 @@ def _guarded(produce):
         if removed:
             raise TemplateRefused(
                 f"refused by the template sandbox: '{removed}' is an unsafe Jinja global, removed in postrender") from None
+        if type(exc).__name__ == "UndefinedError":
+            raise UndefinedVariable(_explain(exc)) from None
         raise TemplateError(_explain(exc)) from None
     except Exception as exc:  # anything a template expression raises (1/0, [].index(x), ...)
         raise TemplateError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) from None

@@ -339,7 +339,12 @@ class Document:
 
         return render_document(self)
 
+    #: True for a document a rule added (not read from the input): `postrender diff` shows it
+    #: as new rather than as a change of the text it was made from.
+    new = False
+
     @classmethod
     def generated(cls, text: str, index: int) -> "Document":
         doc = cls(text, index=index)
+        doc.new = True
         return doc

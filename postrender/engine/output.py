@@ -26,26 +26,103 @@ def write_output(data: bytes, path: str | None) -> None:
         sink.commit()
 
 
-class Diagnostics:
-    """stderr plus an optional log file (Helm 4 throws a post-renderer's stderr away)."""
+# Where a diagnostic can reach a person when the parent process hides stderr (measured with the
+# real tools, docs/integrations-notes.md): Helm 3 and `kubectl kustomize` capture a post-renderer's
+# stderr and show it only when it fails; Helm 4 never shows it.
+ENV_LOG = "POSTRENDER_LOG"
+# "0" (or never/off/false/no): do not write to the controlling terminal.
+ENV_TTY = "POSTRENDER_TTY"
+# "hidden": the parent discards stderr even on failure (set by the Helm 4 plugin wrappers), so
+# errors go to the terminal too, not only the warnings.
+ENV_STDERR = "POSTRENDER_STDERR"
+TTY_DEVICE = "/dev/tty"
+LOG_NAME = "postrender.log"
 
-    def __init__(self, log_file: str | None = None):
-        self.log_file = log_file or os.environ.get("POSTRENDER_LOG") or None
+
+def default_log_file(environ=None) -> str:
+    """``$XDG_CACHE_HOME/postrender/postrender.log`` (``~/.cache/postrender/postrender.log``)."""
+    env = os.environ if environ is None else environ
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "postrender", LOG_NAME)
+
+
+class Diagnostics:
+    """Where diagnostics go: stderr, the terminal, a log file.
+
+    Every line goes to stderr.  Because Helm 3, ``kubectl kustomize`` and Helm 4 hide a
+    successful post-renderer's stderr, *notices* (warnings, ``--explain`` lines) also go to the
+    controlling terminal when stderr is not a terminal and there is one: the person who ran
+    ``helm template`` or ``kustomize build`` in a terminal sees them.  Errors go there too only
+    when the parent hides stderr even on failure (``POSTRENDER_STDERR=hidden``, which the Helm 4
+    plugin wrappers set); Helm 3 and kustomize print a failing plugin's stderr themselves.
+    Every line is also appended to the log file: ``--log-file``, else ``$POSTRENDER_LOG``, else,
+    when stderr is not a terminal and there is no terminal either (CI, Argo CD), the default
+    log (:func:`default_log_file`), so a warning in an unattended run is still on record.
+    """
+
+    def __init__(self, log_file: str | None = None, environ=None):
+        self._env = os.environ if environ is None else environ
+        self.log_file = log_file or self._env.get(ENV_LOG) or None
         # Every value registered as secret so far, looked up at each message: an error raised
         # while the config is still loading must not quote one either.
         self.redact = redact_known
+        self._routed = False
+        self._tty = None          # a file on the controlling terminal, when notices go there
+        self._default_log = False
+
+    def _route(self) -> None:
+        """Decide once, at the first line, whether the terminal or the default log is used."""
+        if self._routed:
+            return
+        self._routed = True
+        try:
+            stderr_is_terminal = os.isatty(sys.stderr.fileno())
+        except (AttributeError, ValueError, OSError):
+            stderr_is_terminal = False
+        if stderr_is_terminal:
+            return
+        if self._env.get(ENV_TTY, "").strip().lower() not in ("0", "never", "off", "false", "no"):
+            try:
+                # O_NOCTTY: never make it our controlling terminal; ENXIO when there is none.
+                fd = os.open(TTY_DEVICE, os.O_WRONLY | os.O_NOCTTY)
+                self._tty = os.fdopen(fd, "w", encoding="utf-8", errors="replace")
+            except OSError:
+                self._tty = None
+        if self._tty is None and not self.log_file:
+            self.log_file = default_log_file(self._env)
+            self._default_log = True
 
     def emit(self, line: str) -> None:
+        """An error (or the end-of-run summary): stderr and the log."""
+        self._write(line, to_terminal=self._env.get(ENV_STDERR) == "hidden")
+
+    def notice(self, line: str) -> None:
+        """A warning or --explain line: also to the terminal when stderr does not reach it."""
+        self._write(line, to_terminal=True)
+
+    def _write(self, line: str, to_terminal: bool) -> None:
         line = self.redact(line)
+        self._route()
         write_stderr(line + "\n")
+        if to_terminal and self._tty is not None:
+            try:
+                self._tty.write(line + "\n")
+                self._tty.flush()
+            except OSError:
+                self._tty = None
         self.log(line)
 
     def log(self, line: str) -> None:
+        self._route()
         if not self.log_file:
             return
         try:
+            if self._default_log:
+                os.makedirs(os.path.dirname(self.log_file), exist_ok=True)
+            # 0600: a log is for its owner (messages name resources, never secret values).
+            fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             # backslashreplace: a message may quote a path or argument that is not UTF-8
-            with open(self.log_file, "a", encoding="utf-8", errors="backslashreplace") as fh:
+            with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.redact(line)}\n")
         except OSError:
             pass

@@ -113,6 +113,17 @@ _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST_ALGORITHM = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*"
 _DIGEST = rf"{_DIGEST_ALGORITHM}:[0-9a-fA-F]{{32,}}"
 
+# What normalize_mirror_prefix accepts, as one regex (JSON Schema `pattern`, ECMA 262 and Python
+# alike; postrender schema): a registry (a first component that looks like one: localhost, or
+# with a '.', ':' or capital, _looks_like_domain) alone or followed by a path, or a path whose
+# first component does not look like a registry, with an optional trailing "/".  Not a 64-hex image
+# ID.  (The 255-character limit on the normalised name is left to postrender validate.)
+MIRROR_PREFIX_PATTERN = (
+    rf"(?![a-f0-9]{{64}}/?$)"
+    rf"(?:(?=localhost(?:/|$)|[^/]*[.:A-Z]){_DOMAIN_AND_PORT}(?:/{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)?|{_PATH_COMPONENT}"
+    rf"|(?!localhost/)(?![^/]*[.:A-Z][^/]*/){_PATH_COMPONENT}(?:/{_PATH_COMPONENT})+)/?"
+)
+
 _PATH_COMPONENT_RE = re.compile(_PATH_COMPONENT)
 _DOMAIN_RE = re.compile(_DOMAIN_AND_PORT)
 _TAG_RE = re.compile(_TAG)

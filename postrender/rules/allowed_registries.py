@@ -19,14 +19,15 @@ shown to be allowed, so it is reported too.  Each report names the document (ind
 
 from __future__ import annotations
 
-from postrender.images.reference import InvalidImageReference, normalize_mirror_prefix, parse, under_prefix
+from postrender.images.reference import MIRROR_PREFIX_PATTERN, InvalidImageReference, normalize_mirror_prefix, parse, under_prefix
 from postrender.images.discovery import ImageTable, image_locations
 from postrender.config.schema import Field
 from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "allowedRegistries"
 OPTIONS = {
-    "registries": Field("list", required=True, items=Field("str"), doc="allowed registries or repository prefixes"),
+    "registries": Field("list", required=True, min_items=1, doc="allowed registries or repository prefixes",
+                        items=Field("str", pattern=MIRROR_PREFIX_PATTERN, pattern_doc="a registry or repository prefix")),
     "action": Field("str", default="error", choices=("error", "warn"), doc="error: exit 1 and write no output; warn: report only"),
 }
 

@@ -58,7 +58,7 @@ class RunContext:
     def record(self, rule: "Rule", doc: Document, resource: dict, path: str, old, new) -> None:
         doc.changed()
         if self.explain:
-            self.changes.append(Change(rule.name, resource_name(resource), path, old, new))
+            self.changes.append(Change(rule.label(), resource_name(resource), path, old, new))
 
     _warned: set = field(default_factory=set, repr=False)
 
@@ -107,8 +107,22 @@ class Rule:
     def finish(self, ctx: RunContext, state: dict, index: int, nl: str) -> list[Document]:
         raise NotImplementedError
 
+    def templates(self, variables: dict) -> list:
+        """Templates the rule keeps to render later (per resource, per namespace) or read from a
+        file: ``(option path, source, variables, names known only at run time, label)``, for
+        ``postrender validate``'s undefined-variable check (config/undefined.py).  Strings in
+        the options that the loader renders are checked by the loader itself."""
+        return []
+
     def label(self) -> str:
-        return f"rule {self.index + 1} ({self.name}, {self.where})"
+        """How every message names the rule: ``rules[0] (patch)``, its path in the config, as
+        config errors (``rules[0].patch.merge: ...``) and the JSON Schema name it."""
+        return f"rules[{self.index}] ({self.name})"
+
+    def located(self) -> str:
+        """The label after the rule's place in the config file, for errors:
+        ``postrender.yaml:4:5: rules[0] (patch)``, like a config error's ``file:line:col: rules[0]...``."""
+        return f"{self.where}: {self.label()}" if self.where else self.label()
 
     def selected(self, resource: dict) -> bool:
         if self.target is None:

@@ -37,9 +37,15 @@ from postrender.rules.base import Rule, RunContext
 from postrender.rules.image_pull_policy import set_after
 
 NAME = "imagePullSecrets"
+# A Secret's name is a DNS subdomain (RFC 1123), as the API server validates it.
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+# What check_secret_name accepts once blanks around it are stripped (for the JSON Schema).
+SECRET_NAME_PATTERN = rf"\s*(?=\S{{1,253}}\s*$){DNS_SUBDOMAIN}\s*"
 OPTIONS = {
-    "names": Field("list", required=True, items=Field("str"), doc="Secret names to add"),
-    "registries": Field("list", items=Field("str"), default=None,
+    "names": Field("list", required=True, items=Field("str", pattern=SECRET_NAME_PATTERN, pattern_doc="a Secret name"),
+                   min_items=1, doc="Secret names to add"),
+    "registries": Field("list", items=Field("str", pattern=rf"\s*(?:{images.MIRROR_PREFIX_PATTERN})\s*", pattern_doc="a registry or repository prefix"),
+                        default=None,
                         doc="only pod specs with an image from one of these registries"),
     "serviceAccounts": Field("bool", default=False, doc="also add the names to ServiceAccounts in the stream"),
 }
@@ -138,8 +144,7 @@ class ImagePullSecrets(Rule):
         return documents
 
 
-# A Secret's name is a DNS subdomain (RFC 1123), as the API server validates it.
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_SUBDOMAIN = re.compile(DNS_SUBDOMAIN)
 
 
 def check_secret_name(name: str) -> str | None:

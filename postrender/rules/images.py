@@ -46,13 +46,14 @@ ENTRY = {
     "digest": Field("str", doc="sha256:...; replaces the tag and digest"),
     "tagSuffix": Field("str", doc="appended to the existing tag when neither newTag nor digest is set"),
 }
-ENTRIES = Field("list", items=ENTRY)
+ENTRIES = Field("list", items=ENTRY, min_items=1)
 MAPPING = {
-    "entries": Field("list", required=True, items=ENTRY, doc="kustomize images: entries"),
+    "entries": Field("list", required=True, items=ENTRY, min_items=1, doc="kustomize images: entries"),
     "normalize": Field("bool", default=False, doc="match normalised names (busybox = docker.io/library/busybox)"),
 }
 # A list (kustomize's shape) or a mapping {entries, normalize}: checked in build().
-OPTIONS = Field("any", required=True, doc="a kustomize images: list, or {entries: [...], normalize: true}")
+OPTIONS = Field("any", required=True, variants=(ENTRIES, Field("map", fields=MAPPING)),
+                doc="a kustomize images: list, or {entries: [...], normalize: true}")
 
 
 class Images(Rule):

@@ -50,10 +50,16 @@ from postrender.rules.base import Rule, RunContext, resource_name
 
 NAME = "patch"
 KINDS_OF_PATCH = ("strategicMerge", "json6902", "merge")
+EXACTLY_ONE_OF = KINDS_OF_PATCH
+_TEXT_OR_MAPPING = (Field("str"), Field("map"))
+_OPERATION = Field("map", extra_keys=True, fields={"op": Field("str", required=True), "path": Field("str", required=True)})
 OPTIONS = {
-    "strategicMerge": Field("any", doc="strategic-merge patch: a Jinja template rendering to YAML, or a mapping"),
-    "json6902": Field("any", doc="JSON6902 operations: a list, or a Jinja template rendering to a YAML list"),
-    "merge": Field("any", doc="RFC 7386 JSON merge patch: a mapping, or a Jinja template rendering to YAML"),
+    "strategicMerge": Field("any", variants=_TEXT_OR_MAPPING,
+                            doc="strategic-merge patch: a Jinja template rendering to YAML, or a mapping"),
+    "json6902": Field("any", variants=(Field("str"), Field("list", items=_OPERATION)),
+                      doc="JSON6902 operations: a list, or a Jinja template rendering to a YAML list"),
+    "merge": Field("any", variants=_TEXT_OR_MAPPING,
+                   doc="RFC 7386 JSON merge patch: a mapping, or a Jinja template rendering to YAML"),
     "allowKindChange": Field("bool", default=False, doc="allow the patch to change kind"),
     "allowNameChange": Field("bool", default=False, doc="allow the patch to change metadata.name"),
 }
@@ -218,10 +224,11 @@ class Patch(Rule):
                 self._check_identity(resource, new)
             except _Skip:
                 continue
-            except templating.TemplateRefused as exc:  # the template is at fault, not the input: exit 2
-                raise ConfigError(f"{self.label()}: {what}: {exc}") from None
+            except (templating.TemplateRefused, templating.UndefinedVariable) as exc:
+                # The template is at fault, not the input: exit 2, like the same error at load time.
+                raise ConfigError(f"{self.located()}: {what}: {exc}") from None
             except (templating.TemplateError, PatchError) as exc:
-                raise RuleError(f"{self.label()}: {what}: {exc}") from None
+                raise RuleError(f"{self.located()}: {what}: {exc}") from None
             diffs = list(_differences(resource, new))
             if not diffs:
                 continue
@@ -231,6 +238,23 @@ class Patch(Rule):
             for path, old_value, new_value in diffs:
                 ctx.record(self, doc, label, f"{where}.{path}" if where else path, old_value, new_value)
         return documents
+
+    def templates(self, variables: dict) -> list:
+        """The patch body's templates, rendered per resource with ``resource``."""
+        found = []
+
+        def walk(value, path):
+            if isinstance(value, str) and templating.is_template(value):
+                found.append((path, value, variables, frozenset({"resource"}), None))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    walk(item, path + (i,))
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    walk(item, path + (key,))
+
+        walk(self.body, (self.how,))
+        return found
 
     @staticmethod
     def _delete(doc, where: str, resource: dict) -> None:

@@ -42,24 +42,27 @@ from postrender.config import templating
 from postrender.errors import ConfigError
 from postrender.rules.base import Change, Rule, RunContext, resource_name
 from postrender.config.schema import Field
-from postrender.rules.image_pull_secrets import check_secret_name
+from postrender.rules.image_pull_secrets import SECRET_NAME_PATTERN, check_secret_name
 
 NAME = "pullSecret"
 DEFAULT_TEMPLATE = "builtin:dockerconfigjson-secret.yaml.j2"
 CREDENTIALS = ("registry", "username", "password", "auth", "dockerconfigjson")
+VARIABLE_PATH = r"\s*[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*\s*"  # stripped before use
 # Credentials whose values are secret even when the variable's name does not say so.
 SECRET_CREDENTIALS = ("password", "auth", "dockerconfigjson")
 OPTIONS = {
-    "name": Field("str", required=True, doc="name of the Secret (the name imagePullSecrets uses)"),
+    "name": Field("str", required=True, pattern=SECRET_NAME_PATTERN, pattern_doc="a Secret name",
+                  doc="name of the Secret (the name imagePullSecrets uses)"),
     "template": Field("str", default=DEFAULT_TEMPLATE,
                       doc="Jinja template of the Secret, relative to the config file's directory"),
     "credentials": Field("map", default=None, fields={
-        c: Field("str", default=c, doc=f"variable that holds {c} (dotted for nested)") for c in CREDENTIALS
+        c: Field("str", default=c, pattern=VARIABLE_PATH, pattern_doc="a variable name (a.b.c)",
+                 doc=f"variable that holds {c} (dotted for nested)") for c in CREDENTIALS
     }, doc="which variables hold the credentials (default: registry, username, password, auth, dockerconfigjson)"),
 }
 # Variable names in `credentials:` are names, not templates.
 RAW_KEYS = frozenset({"credentials"})
-_VARIABLE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+_VARIABLE_PATH = re.compile(VARIABLE_PATH)
 _MISSING = object()
 
 
@@ -91,7 +94,7 @@ class PullSecret(Rule):
 
     def render(self, namespace: str) -> list[str]:
         context = dict(self.context, secret={"name": self.secret_name, "namespace": namespace})
-        where = f"{self.label()}: template {self.template_name}"
+        where = f"{self.located()}: template {self.template_name}"
         try:
             text = generated.render(self.template, context)
         except templating.TemplateError as exc:
@@ -102,6 +105,11 @@ class PullSecret(Rule):
             raise ConfigError(f"{where}: {exc}") from None
 
     observes = True
+    source = ""  # the template's text (set by build)
+
+    def templates(self, variables: dict) -> list:
+        """The Secret's template, rendered per namespace with the credentials and ``secret``."""
+        return [(("template",), self.source, self.context, frozenset({"secret"}), f"template {self.template_name}")]
 
     def observe(self, documents, ctx: RunContext, state: dict) -> None:
         state.setdefault("existing", {}).update(pullsecrets.secrets(documents))
@@ -126,7 +134,7 @@ def added(rule: Rule, ctx: RunContext, texts: list[str], index: int, nl: str, no
     if ctx.explain:
         for doc in new:
             what = resource_name(doc.obj) if isinstance(doc.obj, dict) else doc.where()
-            ctx.changes.append(Change(rule.name, what, "(new document)", None, note))
+            ctx.changes.append(Change(rule.label(), what, "(new document)", None, note))
     return new
 
 
@@ -156,7 +164,9 @@ def build(options: dict, ctx, path) -> PullSecret:
             ctx.add_secret(value)
     for derived in _derived_secrets(context):
         ctx.add_secret(derived)
-    return PullSecret(secret_name, template, shown, context)
+    rule = PullSecret(secret_name, template, shown, context)
+    rule.source = text
+    return rule
 
 
 def _derived_secrets(credentials: dict) -> list[str]:

@@ -63,7 +63,7 @@ class PullSecretReferences(Rule):
     def report(self, where: str, why: str, ctx: RunContext) -> None:
         message = f"{where}: {why} (list it under external: if it exists in the cluster)"
         if self.action == "warn":
-            ctx.warn(f"{self.name}: {message}")
+            ctx.warn(f"{self.label()}: {message}")
         elif self.action == "error":
             ctx.failures.append(f"{self.label()}: {message}")
 

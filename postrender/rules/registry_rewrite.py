@@ -32,18 +32,18 @@ Mirrors that would rewrite forever (``docker.io -> docker.io/myorg``) are refuse
 
 from __future__ import annotations
 
-from postrender.images.reference import InvalidImageReference, mirror_cycle, normalize_mirror_prefix, rewrite_registry_chained
+from postrender.images.reference import MIRROR_PREFIX_PATTERN, InvalidImageReference, mirror_cycle, normalize_mirror_prefix, rewrite_registry_chained
 from postrender.images.discovery import ImageTable, check_reference, image_locations
 from postrender.config.schema import Field
 from postrender.rules.base import Rule, RunContext
 
 NAME = "registryRewrite"
 MIRROR = {
-    "from": Field("str", required=True, doc="registry (docker.io), repository (docker.io/library/busybox) or namespace (docker.io/bitnami/) prefix"),
-    "to": Field("str", required=True, doc="what replaces the matched prefix (registry or repository prefix)"),
+    "from": Field("str", required=True, pattern=MIRROR_PREFIX_PATTERN, pattern_doc="a registry or repository prefix", doc="registry (docker.io), repository (docker.io/library/busybox) or namespace (docker.io/bitnami/) prefix"),
+    "to": Field("str", required=True, pattern=MIRROR_PREFIX_PATTERN, pattern_doc="a registry or repository prefix", doc="what replaces the matched prefix (registry or repository prefix)"),
 }
 OPTIONS = {
-    "mirrors": Field("list", required=True, items=MIRROR, doc="prefix mirrors; the longest matching from wins"),
+    "mirrors": Field("list", required=True, items=MIRROR, min_items=1, doc="prefix mirrors; the longest matching from wins"),
 }
 
 

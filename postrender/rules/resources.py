@@ -38,6 +38,7 @@ OPTIONS = {
     "template": Field("str", doc="Jinja template file, relative to the config file's directory"),
     "inline": Field("str", doc="the Jinja template itself"),
 }
+EXACTLY_ONE_OF = ("template", "inline")
 # The inline template is rendered by the rule (with its own error messages), not by the loader.
 RAW_KEYS = frozenset({"inline"})
 
@@ -51,6 +52,13 @@ class Resources(Rule):
         self.objects = [kube_yaml.read(locate.parse(text)[0]) for text in texts]
 
     observes = True
+    source: tuple = ((), "", None)  # (option path, template text, label), set by build
+
+    def templates(self, variables: dict) -> list:
+        """The template as written: rendering it at load time only took the branches the
+        variables chose."""
+        path, text, label = self.source
+        return [(path, text, variables, frozenset(), label)]
 
     def observe(self, documents, ctx: RunContext, state: dict) -> None:
         """Keep, of the resources the rule adds, those the stream already has (first one wins)."""
@@ -106,7 +114,9 @@ def build(options: dict, ctx, path) -> Resources:
         texts = generated.documents_of(rendered)
     except ValueError as exc:
         raise ctx.error(path + (key,), f"{what}: {exc}") from None
-    return Resources(texts)
+    rule = Resources(texts)
+    rule.source = ((key,), text, what if key == "template" else None)
+    return rule
 
 
 EXAMPLE = """\

@@ -57,6 +57,8 @@ def tool_env(tmp_path, postrender_bin) -> dict[str, str]:
         XDG_DATA_HOME=str(home / ".local" / "share"),
         KUBECONFIG=str(tmp_path / "no-kubeconfig"),
         PATH=f"{postrender_bin}{os.pathsep}{env.get('PATH', '')}",
+        # Not on the developer's terminal (tests/e2e/test_terminal_diagnostics.py turns it on).
+        POSTRENDER_TTY="0",
     )
     home.mkdir()
     return env

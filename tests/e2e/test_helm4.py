@@ -38,10 +38,9 @@ def template(helm4, env, *extra, chart=DEMO_CHART):
     return run([helm4, "template", "r1", chart, "--post-renderer", "postrender", *extra], env)
 
 
-def test_install_links_plugin_dir_into_helm_plugins(helm4, tool_env, installed):
-    assert installed.link.is_symlink()
-    assert installed.link.resolve() == installed.source_dir.resolve()
-    assert installed.link.parent == tool_env_path(tool_env, "XDG_DATA_HOME") / "helm" / "plugins"
+def test_install_writes_the_plugin_into_helm_plugins(helm4, tool_env, installed):
+    assert installed.plugin_dir == tool_env_path(tool_env, "XDG_DATA_HOME") / "helm" / "plugins" / "postrender"
+    assert not installed.plugin_dir.is_symlink() and (installed.plugin_dir / "plugin.yaml").is_file()
     listed = run([helm4, "plugin", "list"], tool_env, check=True)
     (row,) = [line.split() for line in listed.stdout.splitlines() if line.startswith("postrender")]
     assert row[:3] == ["postrender", row[1], "postrenderer/v1"]
@@ -50,7 +49,7 @@ def test_install_links_plugin_dir_into_helm_plugins(helm4, tool_env, installed):
 
 def test_reinstall_replaces_the_plugin(helm4, tool_env, installed, postrender_bin):
     again = install_helm_plugin(str(helm4), command=[str(postrender_bin / "postrender")], env=tool_env)
-    assert again.link == installed.link
+    assert again.plugin_dir == installed.plugin_dir
     listed = run([helm4, "plugin", "list"], tool_env, check=True)
     assert sum(line.startswith("postrender") for line in listed.stdout.splitlines()) == 1
 
@@ -109,23 +108,41 @@ def test_postrender_log_env_overrides_default_log(helm4, tool_env, installed, tm
     assert not installed.log_file.exists()
 
 
-def test_checked_in_plugin_dir_runs_postrender_from_path(helm4, tool_env, tmp_path):
-    """`helm plugin install ./helm-plugin` from a checkout: the link is named after the
-    directory (helm-plugin), the plugin after plugin.yaml (postrender)."""
-    done = run([helm4, "plugin", "install", REPO / "helm-plugin"], tool_env, check=True)
-    assert "Installed plugin: postrender" in done.stdout + done.stderr
-    link = tool_env_path(tool_env, "XDG_DATA_HOME") / "helm" / "plugins" / "helm-plugin"
-    assert link.is_symlink()
-    cfg = write_config(tmp_path / "cfg.yaml", policy="Never")
-    proc = template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={cfg}")
-    assert proc.returncode == 0, proc.stderr
-    assert pull_policies(by_kind_name(documents(proc.stdout))["Deployment", "r1-demo"]) == ["Never"]
-    # Without a --log-default the wrapper picks Helm's default cache dir.
+def test_each_helm_home_has_its_own_plugin_and_log(helm4, tool_env, postrender_bin, tmp_path):
+    """Installing for a second HELM_DATA_HOME leaves the first one's plugin (and log path) alone."""
+    homes = []
+    for name in ("one", "two"):
+        env = dict(tool_env, HELM_DATA_HOME=str(tmp_path / name / "data"), HELM_CACHE_HOME=str(tmp_path / name / "cache"))
+        homes.append((env, install_helm_plugin(str(helm4), command=[str(postrender_bin / "postrender")], env=env)))
+    (env1, first), (env2, second) = homes
+    assert first.plugin_dir != second.plugin_dir
+    assert first.log_file == tmp_path / "one" / "cache" / "postrender" / "postrender.log"
+    assert f"--log-default={first.log_file}" in (first.plugin_dir / "plugin.yaml").read_text()
+    assert f"--log-default={second.log_file}" in (second.plugin_dir / "plugin.yaml").read_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_CONFIG)
-    assert template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={bad}").returncode != 0
-    log = tool_env_path(tool_env, "XDG_CACHE_HOME") / "helm" / "postrender" / "postrender.log"
-    assert "Sometimes" in log.read_text()
+    assert template(helm4, env1, "--post-renderer-args=-c", f"--post-renderer-args={bad}").returncode != 0
+    assert "Sometimes" in first.log_file.read_text() and not second.log_file.exists()
+
+
+def test_helm_plugin_uninstall_removes_the_generated_plugin(helm4, tool_env, installed):
+    done = run([helm4, "plugin", "uninstall", "postrender"], tool_env, check=True)
+    assert "Uninstalled plugin: postrender" in done.stdout
+    assert not installed.plugin_dir.exists()
+    assert template(helm4, tool_env).returncode != 0  # no such post-renderer any more
+
+
+def test_postrender_helm_plugin_uninstall_command(helm4, tool_env, installed, tmp_path):
+    bin_dir = tmp_path / "helm-bin"
+    bin_dir.mkdir()
+    (bin_dir / "helm").symlink_to(helm4)
+    env = dict(tool_env, PATH=f"{tool_env['PATH']}{os.pathsep}{bin_dir}")
+    proc = run(["postrender", "helm-plugin", "uninstall"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"uninstalled Helm plugin 'postrender' from {installed.plugin_dir.parent}\n"
+    assert not installed.plugin_dir.exists()
+    again = run(["postrender", "helm-plugin", "uninstall"], env)
+    assert again.returncode == 2 and "no plugin named 'postrender' is installed" in again.stderr
 
 
 def test_unknown_plugin_name_is_rejected_by_helm(helm4, tool_env):
