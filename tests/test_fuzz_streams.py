@@ -357,7 +357,8 @@ def check_example(pieces, crlf, bom, rules, directory: Path, run=run_in_process)
     if facts.get("check must fail"):
         assert (outcome.code, outcome.out) == (1, b""), f"{context}: a check must fail: exit {outcome.code}: {outcome.err}"
         assert all(CHECK_LINE.search(line) for line in outcome.err_lines), f"{context}: {outcome.err}"
-        reported = sum("check failed: " in line and "(pullSecretReferences, " in line for line in outcome.err_lines)
+        reported = sum("check failed: " in line and "pullSecretReferences" in line and "no Secret" in line
+                       for line in outcome.err_lines)
         assert reported == facts.get("reference failures", 0), f"{context}: {reported} dangling references reported"
         return "check failed (expected)"
     assert outcome.code == 0, f"{context}: exit {outcome.code}: {outcome.err}"
