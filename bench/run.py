@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark postrender against `kubectl kustomize` doing the same job, and `cat`, in one run.
 
-    python bench/run.py [--runs 5] [--config bench/postrender-full.yaml] [--workloads-mb 10] [FILE ...]
+    python bench/run.py [--runs 5] [--config bench/postrender-full.yaml] [--workloads-mb 10] [--json OUT] [FILE ...]
 
 Inputs: ../shared/corpus/stress/stress.yaml (11.65 MB, 493 documents, CRD-heavy), the 21 KB
 helm-ingress-nginx render, and a workload-dense stream built from the corpus at run time
@@ -13,12 +13,15 @@ equivalent by comparing kustomize's output with postrender's as data before anyt
 Then `cat FILE`, `postrender -c CONFIG < FILE` and `kubectl kustomize DIR` run alternately;
 the medians of wall time, peak RSS and the ratios are printed.  Start-up: postrender on empty
 input against `python -c pass` run by the same interpreter.  Figures are ratios measured in the
-same run on the same machine; absolute numbers mean little.
+same run on the same machine; absolute numbers mean little.  ``--json OUT`` also writes the
+figures as data: the README's benchmark table is rendered from bench/figures.json by
+``python -m tests.figures --write`` (tests/test_figures.py fails when the two differ).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -88,6 +91,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--config", type=Path, default=ROOT / "bench" / "postrender-full.yaml")
     ap.add_argument("--workloads-mb", type=float, default=10.0, help="size of the workload-dense stream (0: none)")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON (bench/figures.json for the README)")
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -99,8 +103,13 @@ def main() -> int:
 
     kubectl = str(tools.ensure("kubectl"))
     postrender = [sys.executable, "-m", "postrender", "-c", str(args.config.resolve())]
-    print(f"# postrender bench: {args.runs} runs each, medians; python {sys.version.split()[0]}; kubectl kustomize 5.7.1;"
-          f" config {args.config.name}; peak RSS {'from GNU time' if GNU_TIME else 'from wait4 (a floor)'}")
+    # The machine's load when the run started: on a shared machine every time stretches, and
+    # start-up (a fixed cost) stretches more than streaming; ratios are only comparable at like loads.
+    header = (f"postrender bench: {args.runs} runs each, medians; python {sys.version.split()[0]}; kubectl kustomize 5.7.1;"
+              f" config {args.config.name}; peak RSS {'from GNU time' if GNU_TIME else 'from wait4 (a floor)'};"
+              f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the start")
+    print(f"# {header}")
+    figures: dict = {"header": header, "inputs": []}
     print(f"{'input':<40} {'tool':<12} {'median s':>9} {'peak MiB':>9}")
     with tempfile.TemporaryDirectory() as scratch:
         inputs = list(args.inputs) or list(DEFAULT_INPUTS)
@@ -120,12 +129,27 @@ def main() -> int:
                 med, rss = compare(path.name, cases, args.runs, lambda name: path if name == "postrender" else None)
             print(ratio_line(path.name, med, rss, "postrender", "kustomize")
                   + f"; postrender/cat time {med['postrender'] / med['cat']:.1f}x  (equivalence proven)")
+            label = (f"{path.name} ({path.stat().st_size / 1e6:.2f} MB, {documents(path)} documents)")
+            figures["inputs"].append({
+                "label": label, "postrender_s": med["postrender"], "kustomize_s": med["kustomize"],
+                "postrender_mib": rss["postrender"], "kustomize_mib": rss["kustomize"], "cat_s": med["cat"],
+                "time_ratio": med["postrender"] / med["kustomize"], "rss_ratio": rss["postrender"] / rss["kustomize"]})
         cases = {"python": [sys.executable, "-c", "pass"], "postrender": postrender}
         empty = Path(scratch) / "empty.yaml"
         empty.write_bytes(b"")
         med, rss = compare("empty input", cases, args.runs * 3, lambda name: empty if name == "postrender" else None)
         print(ratio_line("empty input", med, rss, "postrender", "python") + " (the same interpreter)")
+        figures["startup"] = {"postrender_s": med["postrender"], "python_s": med["python"],
+                              "time_ratio": med["postrender"] / med["python"]}
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
+
+
+def documents(path: Path) -> int:
+    from postrender.engine.stream import parse_stream
+
+    return sum(1 for doc in parse_stream(path.read_bytes()).documents if not doc.void)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,26 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 CORPUS_FILES = sorted((CORPUS / "files").glob("*.y*ml"))
 STRESS = CORPUS / "stress" / "stress.yaml"
 SNAPSHOTS = ROOT / "snapshots"
+
+# Every config a test writes starts with this.
+CONFIG_HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
+# A document starts at a `---` line (possibly with a comment or content after a blank); one
+# pattern for every test that cuts a stream itself, compiled for text and for bytes.
+DOCUMENT_START_PATTERN = r"(?m)^---(?=[ \t\r\n]|$)"
+DOCUMENT_START = re.compile(DOCUMENT_START_PATTERN)
+DOCUMENT_START_BYTES = re.compile(DOCUMENT_START_PATTERN.encode())
+# Fixtures that start real binaries: a test using one must carry the e2e mark.
+REAL_BINARY_FIXTURES = {"need_tool", "lab"}
+
+
+@pytest.hookimpl(trylast=True)   # after tests/e2e/conftest.py marks its directory
+def pytest_collection_modifyitems(items):
+    """A test that runs helm/kubectl/kustomize/docker-registry/skopeo without the e2e mark is a
+    collection error: `-m "not e2e"` must mean no real binaries."""
+    unmarked = [item.nodeid for item in items
+                if REAL_BINARY_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("e2e")]
+    if unmarked:
+        raise pytest.UsageError("tests that run real binaries need @pytest.mark.e2e: " + ", ".join(unmarked[:10]))
 
 
 class YAMLSnapshot(SingleFileSnapshotExtension):
@@ -67,8 +88,19 @@ spec:
 
 def write_config(tmp_path: Path, body: str, name: str = "postrender.yaml") -> Path:
     path = tmp_path / name
-    path.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\n" + body)
+    path.write_text(CONFIG_HEADER + body)
     return path
+
+
+def run_rules(body: str, data: bytes | str, **load_options):
+    """The pipeline in-process: ``CONFIG_HEADER + body`` loaded as a config (``load_options``
+    go to ``load_config_text``: environ, base_dir, sets, ...), run over ``data``; the result
+    (``.output`` bytes, ``.warnings``, ``.failures``)."""
+    from postrender.config.loader import load_config_text
+    from postrender.pipeline import run_stream
+
+    config = load_config_text(CONFIG_HEADER + body, "test.yaml", **load_options)
+    return run_stream(config, data.encode() if isinstance(data, str) else data)
 
 
 class Result:
@@ -104,14 +136,16 @@ def cli():
     return run_cli
 
 
-# The child reports its own peak RSS (VmHWM) at exit: ru_maxrss from wait4/getrusage of a child
-# starts from the parent's peak on Linux (kept across fork and exec), i.e. the pytest process's size.
+# The child reports its own peak RSS (VmHWM) and CPU time at exit: ru_maxrss from wait4/getrusage
+# of a child starts from the parent's peak on Linux (kept across fork and exec), i.e. the pytest
+# process's size.
 _REPORT_PEAK = """
-import atexit, sys
+import atexit, os, sys
 path = sys.argv.pop(1)
 def report():
+    times = os.times()
     with open('/proc/self/status') as fh, open(path, 'w') as out:
-        out.write([l for l in fh if l.startswith('VmHWM:')][0].split()[1])
+        out.write([l for l in fh if l.startswith('VmHWM:')][0].split()[1] + ' ' + repr(times.user + times.system))
 atexit.register(report)
 sys.argv[0] = 'postrender'
 from postrender.__main__ import main
@@ -119,16 +153,19 @@ main()
 """
 
 
-def run_measured(args: list[str], stdin_path: Path, cwd: Path | None = None) -> tuple[int, bytes, str, float, float]:
-    """(exit code, stdout, stderr, wall seconds, peak RSS in MiB) of one real postrender process."""
+def run_measured(args: list[str], stdin_path: Path, cwd: Path | None = None,
+                 timeout: float = 120) -> tuple[int, bytes, str, float, float, float]:
+    """(exit code, stdout, stderr, wall seconds, peak RSS in MiB, CPU seconds) of one real
+    postrender process.  Bounds are asserted on CPU seconds (user + system): a loaded machine
+    stretches wall time, not the work done."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTRENDER_")}
     with tempfile.NamedTemporaryFile(suffix=".peak") as peak, open(stdin_path, "rb") as stdin:
         started = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", _REPORT_PEAK, peak.name, *args], stdin=stdin,
-                              capture_output=True, env=env, cwd=str(cwd) if cwd else None, timeout=120)
+                              capture_output=True, env=env, cwd=str(cwd) if cwd else None, timeout=timeout)
         seconds = time.perf_counter() - started
-        peak_mib = int(Path(peak.name).read_text()) / 1024  # VmHWM is in kB
-    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), seconds, peak_mib
+        hwm_kb, cpu = Path(peak.name).read_text().split()
+    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), seconds, int(hwm_kb) / 1024, float(cpu)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -21,16 +21,14 @@ import random
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import yaml
 
-from tests.conftest import CORPUS_FILES
+from tests.conftest import CORPUS_FILES, DOCUMENT_START
 
 # Small and medium corpus files: every kind of object, fast enough for hundreds of examples.
 FRAGMENT_FILES = [p for p in CORPUS_FILES if p.stat().st_size < 400_000]
 MAX_FRAGMENT_BYTES = 30_000
-_CUT = re.compile(r"(?m)^---(?=[ \t\r\n]|$)")
 
 # Strings Kubernetes (YAML 1.1) would read as something else if written plain.
 TRICKY_STRINGS = [
@@ -48,13 +46,18 @@ SPELLINGS = {
     True: ["true", "True", "TRUE", "yes", "Yes", "on", "ON"],
     False: ["false", "False", "no", "NO", "off", "Off"],
     None: ["null", "~", "Null", "NULL", ""],
-    493: ["493", "0755", "0x1ed", "+493", "0b111101101", "8:13"],
+    # Only spellings go-yaml v2 reads as the same value (YAML 1.1's sexagesimal 8:13 is a string
+    # to Kubernetes): the oracle reads with PyYAML, so the two readers must agree on every text.
+    493: ["493", "0755", "0x1ed", "+493", "0b111101101"],
     1000: ["1000", "1_000", "0x3e8"],
     123456789012345678901234567890: ["123456789012345678901234567890"],
     -7: ["-7", "-0x7", "-07"],
-    1000.0: ["1000.0", "1.0e+3", "1_000.0", "16:40.0"],
+    1500.0: ["1500.0", "1.5e+3", "1_500.0"],   # (not 1000.0: a dict key equal to 1000)
     0.5: ["0.5", ".5", "+0.5", "5.0e-1"],
 }
+# Plain scalars go-yaml v2 reads as booleans or null (its resolve table), besides numbers.
+GO_NOT_STRINGS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+                  "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "", "<<", "="}
 
 
 class Merged(dict):
@@ -84,7 +87,7 @@ def fragments() -> tuple[Fragment, ...]:
     out = []
     for path in FRAGMENT_FILES:
         text = path.read_text(encoding="utf-8")
-        cuts = [0] + [m.start() for m in _CUT.finditer(text)] + [len(text)]
+        cuts = [0] + [m.start() for m in DOCUMENT_START.finditer(text)] + [len(text)]
         for a, b in zip(cuts, cuts[1:]):
             segment = text[a:b]
             if not segment or len(segment) > MAX_FRAGMENT_BYTES:
@@ -121,6 +124,10 @@ _FLOW_PLAIN_OK = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./=+@()-]*")
 
 @lru_cache(maxsize=20000)
 def plain_reads_as_itself(s: str) -> bool:
+    """PyYAML and go-yaml v2 both read the plain text as this string.  For Go, conservatively:
+    nothing that starts like a number (digit, sign, dot) and none of its boolean/null words."""
+    if s in GO_NOT_STRINGS or s[:1] in "0123456789+-.":
+        return False
     try:
         return _load(s) == s and isinstance(_load(s), str)
     except yaml.YAMLError:
@@ -350,9 +357,33 @@ def decorate(obj: dict, rng: random.Random) -> dict:
             extra["same"] = {"x": rng.choice(TRICKY_STRINGS)}
             extra["again"] = {"x": extra["same"]["x"]}
         obj["fuzzExtra"] = extra
+    if rng.random() < 0.7:
+        plant_images(obj, rng)
     if rng.random() < 0.15:
         obj = with_merge_key(obj, rng)
     return obj
+
+
+def plant_images(obj: dict, rng: random.Random) -> None:
+    """Images from tests.fuzz_oracle.PLANTED (names found nowhere else) in containers, in a
+    ``*_IMAGE`` env value and a ``--*-image=`` arg: what the image rules of a random rule set
+    name, so the oracle knows every place they touch."""
+    from tests.fuzz_oracle import PLANTED
+
+    spec = obj
+    for step in _POD_TEMPLATE_SPEC.get(obj.get("kind"), ("-",)):
+        spec = spec.get(step) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return
+    for key in ("initContainers", "containers"):
+        for container in spec.get(key) or []:
+            if not isinstance(container, dict) or rng.random() < 0.3:
+                continue
+            container["image"] = rng.choice(PLANTED)
+            if rng.random() < 0.2:
+                container["env"] = list(container.get("env") or []) + [{"name": "FUZZ_SIDECAR_IMAGE", "value": rng.choice(PLANTED)}]
+            if rng.random() < 0.2:
+                container["args"] = list(container.get("args") or []) + [f"--fuzz-image={rng.choice(PLANTED)}"]
 
 
 # ---- streams ---------------------------------------------------------------------------------
@@ -369,11 +400,14 @@ COMMENTS = ["# a comment\n", "\n", "#\n", "# Source: chart/templates/fuzz.yaml\n
 TAIL_COMMENTS = [c for c in COMMENTS if not c.startswith(" ")]
 
 
-def make_stream(rng: random.Random, n_docs: int, decorate=decorate) -> tuple[list[Piece], bool, bool]:
+def make_stream(rng: random.Random, n_docs: int, decorate=decorate,
+                workloads_first: bool = False) -> tuple[list[Piece], bool, bool]:
     """(pieces, crlf, bom): pieces concatenate to the stream text (before CRLF/BOM).  ``decorate``
     adds the tricky data to each object (the kubectl campaign puts it where Kubernetes does not
-    check types)."""
+    check types); ``workloads_first`` takes half the objects from workloads (most corpus objects
+    are CRDs and config, which the image and pod-spec rules leave alone)."""
     frags = fragments()
+    workloads = [f for f in frags if f.obj.get("kind") in _POD_TEMPLATE_SPEC]
     pieces: list[Piece] = []
     for i in range(n_docs):
         kind = rng.random()
@@ -385,7 +419,7 @@ def make_stream(rng: random.Random, n_docs: int, decorate=decorate) -> tuple[lis
                    "items": members, "metadata": {"resourceVersion": ""}}
             body = emit_document(obj, rng)
         else:
-            frag = rng.choice(frags)
+            frag = rng.choice(workloads if workloads_first and rng.random() < 0.5 else frags)
             if frag.text is not None and rng.random() < 0.35:
                 obj, body = frag.obj, frag.text
             else:
@@ -413,6 +447,7 @@ def make_stream(rng: random.Random, n_docs: int, decorate=decorate) -> tuple[lis
         pieces[-1].text = pieces[-1].text.rstrip("\n")
         if pieces[-1].text.endswith(("...", "---")):
             pieces[-1].text += "\n"
-        # A literal block scalar that ends the stream loses its final newline with the stream's.
-        pieces[-1].obj = _load(pieces[-1].text)
+        # go-yaml ends its input with a line break (docs/semantics.md): a block scalar on the last
+        # line keeps its newline even when the stream has none; PyYAML is told the same.
+        pieces[-1].obj = _load(pieces[-1].text + "\n")
     return pieces, rng.random() < 0.2, rng.random() < 0.1

@@ -9,25 +9,26 @@ import yaml
 
 from postrender.config.loader import load_config_text
 from postrender.kinds import resources
-from postrender.pipeline import run_stream
-
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus" / "files"
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
-
+from tests.conftest import CONFIG_HEADER, corpus_required, run_rules
 
 def corpus_files() -> list[Path]:
-    return sorted(CORPUS.iterdir()) if CORPUS.is_dir() else []
+    """The corpus files (a missing corpus fails the test: tests.conftest.corpus_required)."""
+    return corpus_required()
+
+
+def rules_body(rules_yaml: str, extra: str = "") -> str:
+    """Config text (after the header) from the text of its ``rules:`` list plus top-level text."""
+    return textwrap.dedent(extra) + "rules:\n" + textwrap.indent(textwrap.dedent(rules_yaml), "  ")
 
 
 def config(rules_yaml: str, extra: str = ""):
     """A config from the text of its ``rules:`` list (dedented) plus optional top-level text."""
-    return load_config_text(HEADER + textwrap.dedent(extra) + "rules:\n" + textwrap.indent(textwrap.dedent(rules_yaml), "  "), "test.yaml")
+    return load_config_text(CONFIG_HEADER + rules_body(rules_yaml, extra), "test.yaml")
 
 
 def run(rules_yaml: str, stream: str | bytes, extra: str = ""):
-    data = stream.encode() if isinstance(stream, str) else stream
-    return run_stream(config(rules_yaml, extra), data)
+    """``rules_yaml`` is the text of the ``rules:`` list (dedented): run_rules with that body."""
+    return run_rules(rules_body(rules_yaml, extra), stream)
 
 
 class _Loader(yaml.CSafeLoader):

@@ -32,6 +32,21 @@ def test_config_discovery_env_then_cwd(cli, tmp_path):
                              " ./postrender.yaml (postrender init writes a starter)")
 
 
+def test_config_precedence_flag_then_env_then_cwd(cli, tmp_path):
+    """-c beats $POSTRENDER_CONFIG, which beats ./postrender.yaml: three configs that give three
+    different outputs, so the test sees which one was read (not only that one was)."""
+    def config(name: str, policy: str) -> str:
+        return str(write_config(tmp_path, f"rules:\n- imagePullPolicy: {{policy: {policy}}}\n", name))
+
+    config("postrender.yaml", "Never")  # found by its name in the working directory
+    in_env, in_flag = config("env.yaml", "Always"), config("flag.yaml", "IfNotPresent")
+    env = {"POSTRENDER_CONFIG": in_env}
+    read = lambda r: (r.code, r.text.rsplit("imagePullPolicy: ", 1)[-1].strip())  # noqa: E731
+    assert read(cli([], DEPLOY, cwd=tmp_path)) == (0, "Never")
+    assert read(cli([], DEPLOY, env=env, cwd=tmp_path)) == (0, "Always")
+    assert read(cli(["-c", in_flag], DEPLOY, env=env, cwd=tmp_path)) == (0, "IfNotPresent")
+
+
 def test_empty_input_gives_empty_output(cli, tmp_path):
     r = cli(["-c", str(write_config(tmp_path, RULES))], b"")
     assert (r.code, r.out, r.err) == (0, b"", "")

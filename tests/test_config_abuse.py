@@ -13,11 +13,10 @@ import pytest
 
 from postrender.config import loader as config_module
 from postrender.errors import ConfigError
-from tests.conftest import run_cli, write_config
+from tests.conftest import CONFIG_HEADER, run_cli, write_config
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 TEN_MB = 10 * 1024 * 1024
 
 
@@ -29,7 +28,7 @@ def billion_laughs() -> str:
     lines = ["vars:", "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     for i in range(1, 9):
         lines.append(f"  l{i}: &l{i} [" + ", ".join([f"*{'a' if i == 1 else f'l{i - 1}'}"] * 10) + "]")
-    return HEADER + "\n".join(lines) + "\n"
+    return CONFIG_HEADER + "\n".join(lines) + "\n"
 
 
 def setup_case(tmp_path: Path, case: str) -> list[str]:
@@ -39,47 +38,47 @@ def setup_case(tmp_path: Path, case: str) -> list[str]:
     config = cfg / "postrender.yaml"
     args = ["-c", str(config)]
     if case == "template ../../etc/passwd":
-        config.write_text(HEADER + resources_rule("../../etc/passwd"))
+        config.write_text(CONFIG_HEADER + resources_rule("../../etc/passwd"))
     elif case == "template absolute path":
-        config.write_text(HEADER + resources_rule("/etc/passwd"))
+        config.write_text(CONFIG_HEADER + resources_rule("/etc/passwd"))
     elif case == "template symlink out":
         (cfg / "t.j2").symlink_to("/etc/passwd")
-        config.write_text(HEADER + resources_rule("t.j2"))
+        config.write_text(CONFIG_HEADER + resources_rule("t.j2"))
     elif case == "template dir symlink out":
         (cfg / "shared").symlink_to("/etc")
-        config.write_text(HEADER + resources_rule("shared/passwd"))
+        config.write_text(CONFIG_HEADER + resources_rule("shared/passwd"))
     elif case == "builtin template escape":
-        config.write_text(HEADER + "rules:\n- imagePullSecrets: {names: [r]}\n"
+        config.write_text(CONFIG_HEADER + "rules:\n- imagePullSecrets: {names: [r]}\n"
                           "- pullSecret: {name: r, template: 'builtin:../../../../etc/passwd'}\n")
     elif case == "10 MB variable in vars":
-        config.write_text(HEADER + "vars:\n  big: " + "x" * TEN_MB + "\n")
+        config.write_text(CONFIG_HEADER + "vars:\n  big: " + "x" * TEN_MB + "\n")
     elif case == "10 MB variable in --values":
         (cfg / "values.yaml").write_text("big: " + "x" * TEN_MB + "\n")
-        config.write_text(HEADER + "rules: []\n")
+        config.write_text(CONFIG_HEADER + "rules: []\n")
         args += ["-f", str(cfg / "values.yaml")]
     elif case == "10 MB variable in --set-file":
         (cfg / "big").write_text("x" * TEN_MB)
-        config.write_text(HEADER + "rules: []\n")
+        config.write_text(CONFIG_HEADER + "rules: []\n")
         args += ["--set-file", f"big={cfg / 'big'}"]
     elif case == "--set-file /dev/zero":
-        config.write_text(HEADER + "rules: []\n")
+        config.write_text(CONFIG_HEADER + "rules: []\n")
         args += ["--set-file", "big=/dev/zero"]
     elif case == "-c /dev/zero":
         args = ["-c", "/dev/zero"]
     elif case == "50 MB config":
         line = "  k: " + "v" * 100 + "\n"  # (duplicate keys: the size check comes first)
-        config.write_text(HEADER + "vars:\n" + line * (50 * 1024 * 1024 // len(line)))
+        config.write_text(CONFIG_HEADER + "vars:\n" + line * (50 * 1024 * 1024 // len(line)))
     elif case == "billion laughs":
         config.write_text(billion_laughs())
     elif case == "nesting 5000 deep":
-        config.write_text(HEADER + "vars:\n  x: " + "[" * 5000 + "]" * 5000 + "\n")
+        config.write_text(CONFIG_HEADER + "vars:\n  x: " + "[" * 5000 + "]" * 5000 + "\n")
     elif case == "duplicate key":
-        config.write_text(HEADER + "rules:\n- imagePullPolicy: {policy: Always}\nrules: []\n")
+        config.write_text(CONFIG_HEADER + "rules:\n- imagePullPolicy: {policy: Always}\nrules: []\n")
     elif case == "non-UTF-8 config":
-        config.write_bytes(HEADER.encode() + b"vars:\n  name: caf\xe9\n")
+        config.write_bytes(CONFIG_HEADER.encode() + b"vars:\n  name: caf\xe9\n")
     elif case == "non-UTF-8 values file":
         (cfg / "values.yaml").write_bytes(b"a: 1\nb: \xff\xfe\n")
-        config.write_text(HEADER + "rules: []\n")
+        config.write_text(CONFIG_HEADER + "rules: []\n")
         args += ["-f", str(cfg / "values.yaml")]
     elif case == "config is a directory":
         args = ["-c", str(cfg)]

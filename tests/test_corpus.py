@@ -9,11 +9,10 @@ from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, containers, resources
 from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream
-from tests.conftest import CORPUS_FILES, STRESS, corpus_required
+from tests.conftest import CONFIG_HEADER, CORPUS_FILES, STRESS, corpus_required
 
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
-NO_RULES = load_config_text(HEAD + "rules: []\n", "t.yaml")
-PULL_POLICY = load_config_text(HEAD + "rules:\n- imagePullPolicy: {policy: IfNotPresent}\n", "t.yaml")
+NO_RULES = load_config_text(CONFIG_HEADER + "rules: []\n", "t.yaml")
+PULL_POLICY = load_config_text(CONFIG_HEADER + "rules:\n- imagePullPolicy: {policy: IfNotPresent}\n", "t.yaml")
 IDS = [p.name for p in CORPUS_FILES]
 
 

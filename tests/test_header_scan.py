@@ -18,6 +18,7 @@ import pytest
 from postrender.engine import kube_yaml, locate
 from postrender.engine.document import Document, scan_header
 from postrender.engine.stream import parse_stream
+from postrender.errors import PostrenderError
 from tests.conftest import CORPUS_FILES, STRESS
 from tests.kube_oracle import kubectl_read
 
@@ -121,3 +122,28 @@ def test_kubectl_reads_the_kind_the_table_says(need_tool, tmp_path):
         if error or got != [kind]:
             wrong.append(f"{case}: kubectl reads {got} ({error})")
     assert not wrong, "\n".join(wrong)
+
+
+# Documents every reader refuses whose header lines, and each piece between them, look fine on
+# their own: the scan must abstain so that the full reading refuses them (exit 3), as kubectl
+# does.  Found by the byte fuzz (seed 33): a corpus slice spliced in front of a '---' line.
+REFUSED = {
+    "indented '---' before the first key": "\n ---\n# Source: x.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n",
+    "indented scalar before the first key": " x\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    "indented scalar after the '---' line": "---\n    a\n# Source: x.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+}
+
+
+@pytest.mark.parametrize("text", REFUSED.values(), ids=REFUSED.keys())
+def test_the_scan_abstains_on_a_document_every_reader_refuses(text):
+    assert scan_header(text) is None
+    with pytest.raises(PostrenderError):
+        Document(text, index=0).validate()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("text", REFUSED.values(), ids=REFUSED.keys())
+def test_kubectl_refuses_them_too(need_tool, tmp_path, text):
+    (tmp_path / "doc.yaml").write_text(text)
+    _objects, error = kubectl_read(need_tool("kubectl"), tmp_path / "doc.yaml")
+    assert error is not None

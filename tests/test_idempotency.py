@@ -23,11 +23,10 @@ import yaml
 
 from postrender.config.loader import load_config, load_config_text
 from postrender.pipeline import run_stream
-from tests.conftest import CORPUS_FILES, ROOT, corpus_required, run_cli
+from tests.conftest import CONFIG_HEADER, CORPUS_FILES, DOCUMENT_START_BYTES, ROOT, corpus_required, run_cli
 
 DATA = ROOT / "tests" / "data"
 STANDARD = DATA / "standard-rules.yaml"
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 CREDENTIALS = "vars: {registry: registry.example.com, username: ci, password: fake-password-0}\n"
 
 # One config per rule type: realistic options, each exercising what the rule writes.
@@ -129,7 +128,7 @@ def _body(text: str) -> str:
 def config_for(name: str):
     if name == "standard":
         return load_config(STANDARD)
-    return load_config_text(HEAD + _body(RULE_CONFIGS[name]), f"{name}.yaml")
+    return load_config_text(CONFIG_HEADER + _body(RULE_CONFIGS[name]), f"{name}.yaml")
 
 
 # Hand-written inputs (edge cases: flow style, Lists, CRs, an existing pull Secret) run with every
@@ -138,8 +137,6 @@ SYNTHETIC = [DATA / n for n in ("workloads.yaml", "images.yaml", "pull-secrets.y
 CASES = [(name, path) for name in RULE_CONFIGS for path in CORPUS_FILES + SYNTHETIC]
 CASES += [("standard", path) for path in CORPUS_FILES]
 
-# A document starts at a `---` line (possibly with a comment or content after a space).
-_DOC_START = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)
 
 
 def _key(doc: dict) -> tuple:
@@ -149,14 +146,14 @@ def _key(doc: dict) -> tuple:
 
 def _appended_keys(data: bytes, out: bytes) -> list[tuple]:
     """Keys (apiVersion, kind, namespace, name) of the documents the run appended to the stream."""
-    tail = _DOC_START.split(out)[len(_DOC_START.split(data)):]
+    tail = DOCUMENT_START_BYTES.split(out)[len(DOCUMENT_START_BYTES.split(data)):]
     return [_key(doc) for chunk in tail for doc in yaml.load_all(chunk, Loader=yaml.CSafeLoader) if doc]
 
 
 def _keys_of_kinds(data: bytes, kinds: set) -> set[tuple]:
     """Keys of the stream's resources of these kinds (only those documents are parsed)."""
     found = set()
-    for chunk in _DOC_START.split(data):
+    for chunk in DOCUMENT_START_BYTES.split(data):
         if not re.search(rb"^kind: *[\"']?(%s)\b" % b"|".join(k.encode() for k in kinds), chunk, re.M):
             continue
         for doc in yaml.load_all(chunk, Loader=yaml.CSafeLoader):

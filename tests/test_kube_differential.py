@@ -42,6 +42,8 @@ from tests.fuzz_harness import assert_clean_error, run_in_process
 from tests.kube_oracle import kubectl_read, kubectl_read_dir, kubectl_view, postrender_read, postrender_read_documents
 from tests.kube_streams_gen import make_kube_stream
 from tests.test_fuzz_streams import clean_image_names, containers, pod_specs, targeted
+from tests.conftest import CONFIG_HEADER
+from tests.figures import record
 
 STREAMS = int(os.environ.get("POSTRENDER_KUBE_STREAMS", "400"))
 SEED = int(os.environ.get("POSTRENDER_KUBE_SEED", "11"))
@@ -143,7 +145,7 @@ def choose_rules(rng: random.Random, objects: list[dict]) -> list[dict]:
 
 def write_config(directory: Path, name: str, rules: list[dict]) -> Path:
     path = directory / f"{name}.config.yaml"
-    path.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n" + "".join(
+    path.write_text(CONFIG_HEADER + "rules:\n" + "".join(
         f"  - {json.dumps(config_entry(r), ensure_ascii=False)}\n" for r in rules), encoding="utf-8")
     return path
 
@@ -303,6 +305,7 @@ def test_kubectl_reads_every_input_and_output_as_postrender_does(need_tool):
             assert not problems, "\n".join(problems[:5])
     print(f"\nkube differential tally (seed {SEED}): {json.dumps(dict(sorted(tally.items())))}")
     assert tally["streams"] == STREAMS
+    record("kube", {"streams": STREAMS, "seed": SEED}, dict(tally))
     # The campaign must exercise the rules, not only read: most outputs change something.
     assert tally["changed"] >= STREAMS // 3, tally
 

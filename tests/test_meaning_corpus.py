@@ -15,7 +15,8 @@ file and stress.yaml:
 * every output object validates against the Kubernetes 1.37 schemas (``kubernetes-validate``,
   strict: no unknown fields) whenever its input object did.
 
-``python -m tests.test_meaning_corpus`` prints the counts per file (the figures for the README).
+The README's figure is the total over every input (``figure meaning: ...`` with ``-s``; it must
+equal tests/figures.json); ``python -m tests.test_meaning_corpus`` prints the counts per file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from kubernetes_validate import utils as kv_utils
 
 from postrender.config.loader import load_config
 from postrender.pipeline import run_stream
-from tests.conftest import CORPUS_FILES, ROOT, STRESS, corpus_required
+from tests.conftest import CORPUS_FILES, DOCUMENT_START_BYTES, ROOT, STRESS, corpus_required
+from tests.figures import record
 
 DATA = ROOT / "tests" / "data"
 STANDARD = DATA / "standard-rules.yaml"
@@ -54,11 +56,10 @@ class KubeLoader(yaml.CSafeLoader):
 KubeLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 # A document starts at a `---` line; the text before the first one is document 0.
-_DOC_START = re.compile(rb"^---(?=[ \t\r\n]|$)", re.M)
 
 
 def raw_documents(data: bytes) -> list[bytes]:
-    starts = [0] + [m.start() for m in _DOC_START.finditer(data) if m.start() > 0]
+    starts = [0] + [m.start() for m in DOCUMENT_START_BYTES.finditer(data) if m.start() > 0]
     return [data[a:b] for a, b in zip(starts, starts[1:] + [len(data)])]
 
 
@@ -469,11 +470,24 @@ def test_the_standard_set_uses_every_rule_type():
     assert len(corpus_required()) == 15 and STRESS.exists()
 
 
+TOTAL: Counter = Counter()
+FILES_CHECKED: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def meaning_figure():
+    yield
+    if sorted(FILES_CHECKED) == sorted(IDS):  # every input ran: the README's figure
+        record("meaning", {}, dict(TOTAL))
+
+
 @pytest.mark.parametrize("path", INPUTS, ids=IDS)
 def test_meaning_is_preserved_and_schemas_still_validate(path):
     counts = check_file(path.read_bytes())
     assert counts["validated"] > 0 and counts["objects compared"] > 0
     print(f"{path.name}: {dict(counts)}")
+    TOTAL.update(counts)
+    FILES_CHECKED.append(path.name)
 
 
 if __name__ == "__main__":  # the README figures: python -m tests.test_meaning_corpus

@@ -28,8 +28,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest_tools import in_ci
+from tests.conftest import CONFIG_HEADER
 
-CONFIG = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n- imagePullPolicy: {policy: Always}\n"
+CONFIG = CONFIG_HEADER + "rules:\n- imagePullPolicy: {policy: Always}\n"
 INPUT = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  k: '{'v' * 200}'\n"
                 for i in range(400)).encode()  # ~100 KB: more than the small tmpfs below holds
 

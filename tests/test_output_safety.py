@@ -55,6 +55,26 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
+def pipe_pending(pipe) -> int:
+    """Bytes written to a pipe and not yet read (FIONREAD works on either end of a Linux pipe)."""
+    import array
+    import fcntl
+    import termios
+
+    count = array.array("i", [0])
+    fcntl.ioctl(pipe.fileno(), termios.FIONREAD, count)
+    return count[0]
+
+
+def read_position(proc: subprocess.Popen, fd: int = 0) -> int:
+    """How far the process has read a file given as fd (``pos`` in /proc/PID/fdinfo)."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{proc.pid}/fdinfo/{fd}").read_text().splitlines())
+    except OSError:
+        return 0
+    return int(fields.get("pos", "0").strip())
+
+
 def assert_stopped_cleanly(proc: subprocess.Popen, code: int) -> None:
     """Exit `code`, nothing on stdout, one stderr line saying nothing was written."""
     out, err = proc.communicate(timeout=30)
@@ -152,7 +172,8 @@ def test_signal_while_reading_stdin(tmp_path, sig, code):
     proc = spawn(["-c", str(write_config(tmp_path, IPP))])
     proc.stdin.write(b"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")
     proc.stdin.flush()
-    time.sleep(1.5)  # start-up and config load done; now blocked reading stdin
+    # Start-up is over when the process has read what was written; it then waits for more.
+    assert wait_for(lambda: pipe_pending(proc.stdin) == 0)
     assert proc.poll() is None
     proc.send_signal(sig)
     assert_stopped_cleanly(proc, code)
@@ -162,7 +183,8 @@ def test_signal_while_reading_stdin(tmp_path, sig, code):
 def test_signal_while_processing(tmp_path, big_input, sig, code):
     with open(big_input, "rb") as stdin:
         proc = spawn(["-c", str(write_config(tmp_path, IPP))], stdin=stdin)
-        time.sleep(1.5)  # the input is on a file: it is read and processed meanwhile
+        # Working: it has started reading the input file (~3 MB, seconds of work).
+        assert wait_for(lambda: read_position(proc) > 0 or proc.poll() is not None)
         assert proc.poll() is None, "finished before the signal: use a larger input"
         proc.send_signal(sig)
         assert_stopped_cleanly(proc, code)

@@ -207,6 +207,7 @@ def test_enough_cases():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+@pytest.mark.e2e
 def test_patch_matches_kubectl_kustomize(case, tmp_path, need_tool):
     kubectl = need_tool("kubectl")
     file, target, (how, body), deviation = case

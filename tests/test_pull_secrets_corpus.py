@@ -9,13 +9,10 @@ import functools
 
 import pytest
 
-from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, resources
-from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream
-from tests.conftest import CORPUS_FILES, corpus_required, run_cli, write_config
+from tests.conftest import CORPUS_FILES, corpus_required, run_cli, run_rules, write_config
 
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 INJECT = "- imagePullSecrets: {names: [regcred]}\n"
 GENERATE = "- pullSecret: {name: regcred}\n"
 CREDS = {"POSTRENDER_VAR_registry": "registry.example.com", "POSTRENDER_VAR_username": "u",
@@ -36,7 +33,7 @@ def cr_holder(res: dict):
 
 
 def run(rules: str, data: bytes, env=None):
-    return run_stream(load_config_text(HEAD + "rules:\n" + rules, "t.yaml", environ=env or {}), data)
+    return run_rules("rules:\n" + rules, data, environ=env or {})
 
 
 def pod_specs(output: bytes):

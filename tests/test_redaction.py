@@ -18,6 +18,7 @@ import yaml
 
 from postrender.engine.redaction import REDACTED, REDACTED_CHANGED, Redactor
 from postrender.errors import ConfigError
+from tests.conftest import CONFIG_HEADER
 
 SECRETS = {
     "quotes-and-tab": "Zq7'leak\"canary\tPW-91f3",
@@ -158,13 +159,12 @@ def test_numbers_under_credential_names_are_secret_as_written(tmp_path, monkeypa
     redaction = _fresh_registry(monkeypatch)
     (tmp_path / "values.yaml").write_text(f"registryAuth:\n  password: {written}\n")
     config = tmp_path / "postrender.yaml"
-    config.write_text(HEADER + "rules: []\n")
+    config.write_text(CONFIG_HEADER + "rules: []\n")
     cfg = load_config(config, values_files=[tmp_path / "values.yaml"])
     assert sorted(redaction._known_secrets) == sorted(as_secret)
     assert cfg.variables["registryAuth"]["password"] is not None
 
 
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 @pytest.mark.parametrize("written, text", [
@@ -183,10 +183,10 @@ def test_credentials_are_the_text_that_was_written(tmp_path, written, text, wher
              "    credentials: {registry: reg.server, username: reg.user, password: reg.pw}\n")
     if where == "values file":
         (tmp_path / "values.yaml").write_text(values)
-        config.write_text(HEADER + rules)
+        config.write_text(CONFIG_HEADER + rules)
         cfg = load_config(config, values_files=[tmp_path / "values.yaml"])
     else:
-        config.write_text(HEADER + "vars:\n" + "".join("  " + line + "\n" for line in values.splitlines()) + rules)
+        config.write_text(CONFIG_HEADER + "vars:\n" + "".join("  " + line + "\n" for line in values.splitlines()) + rules)
         cfg = load_config(config)
     stream = b"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  imagePullSecrets: [{name: regcred}]\n"
     result = run_stream(cfg, stream)
@@ -234,3 +234,31 @@ def test_a_secret_that_is_not_utf8_is_still_matched():
     redact = Redactor([secret], users=[USER])
     text = f"x {secret} {base64.b64encode(b'ab' + bytes([0xff]) + b'cd-secret').decode()} {repr(secret)}"
     assert redact(text) == f"x {REDACTED} {REDACTED} '{REDACTED}'"
+
+
+@pytest.mark.parametrize("name", ["note", "caBundle", "motd"])
+def test_set_file_values_are_secret_whatever_the_variable_is_called(tmp_path, name):
+    """--set-file is how secrets come in: its value is secret even under a name that does not
+    look like a credential (``note``), while the same value given with --set is not."""
+    from postrender.config.loader import collect_variables
+
+    (tmp_path / "f").write_bytes(b"plain-looking-value-42\n")
+    _variables, sensitive = collect_variables({}, set_files=[f"{name}={tmp_path / 'f'}"])
+    assert sensitive == ["plain-looking-value-42"]
+    _variables, sensitive = collect_variables({}, sets=[f"{name}=plain-looking-value-42"])
+    assert sensitive == []
+
+
+def test_a_set_file_value_under_a_plain_name_is_redacted_from_explain_and_errors(tmp_path):
+    """End to end: the value of ``--set-file note=F`` written by a patch is hidden in --explain;
+    the same run with --set shows it (so the redaction comes from --set-file, not from the name)."""
+    from tests.conftest import run_cli, write_config
+
+    (tmp_path / "note").write_text("plain-looking-value-42\n")
+    config = write_config(tmp_path, 'rules:\n- patch: {merge: {metadata: {annotations: {note: "{{ note }}"}}}}\n')
+    stream = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    hidden = run_cli(["run", "--explain", "-c", str(config), "--set-file", f"note={tmp_path / 'note'}"], stream)
+    assert hidden.code == 0, hidden.err
+    assert "plain-looking-value-42" not in hidden.err and "<redacted>" in hidden.err
+    shown = run_cli(["run", "--explain", "-c", str(config), "--set", "note=plain-looking-value-42"], stream)
+    assert shown.code == 0 and "plain-looking-value-42" in shown.err

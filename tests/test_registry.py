@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import CONFIG_HEADER, run_cli
 from tests.registry_servers import (
     CA,
     FaultProxy,
@@ -36,6 +36,9 @@ from tests.registry_servers import (
     skopeo_digest,
     skopeo_manifest,
 )
+
+# Every test here runs real docker-registry servers and skopeo (the `lab` fixture).
+pytestmark = pytest.mark.e2e
 
 MIRROR_USER, MIRROR_PASSWORD = "mirror-robot", "mirror-pass-8f3c1e"
 TOKEN_USER, TOKEN_PASSWORD = "token-robot", "token-pass-2b7d9a"
@@ -121,7 +124,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def config_text(mirror_to: str, source_host: str, lock: str | None = "postrender.lock.yaml") -> str:
-    text = ("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+    text = (CONFIG_HEADER + "rules:\n"
             f"  - registryRewrite:\n      mirrors:\n        - {{from: '{source_host}', to: '{mirror_to}'}}\n")
     if lock:
         text += f"  - pinDigests:\n      lock: {lock}\n"
@@ -217,7 +220,7 @@ def test_lock_records_what_skopeo_reports_on_an_anonymous_registry(lab, tmp_path
     busybox = skopeo_digest(lab.source, "library/busybox:1.36")
     stream = manifests({"a": f"{src}/library/busybox:1.36", "b": f"{src}/team/tool:2",
                         "c": f"{src}/library/nginx:1.27@{skopeo_digest(lab.source, 'library/nginx:1.27')}"})
-    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules: []\n")
+    config = write(tmp_path / "c.yaml", CONFIG_HEADER + "rules: []\n")
     result = run_cli(["lock", "-c", str(config), *(["--verify"] if verify else [])], stdin=stream,
                      env=docker_config(tmp_path / "docker"))
     assert result.code == 0, result.err
@@ -234,7 +237,7 @@ def test_lock_through_token_auth_anonymous_pull_and_credentials(lab, tmp_path):
     push(lab.layout, "busybox", reg, "library/busybox", "1.36")
     push(lab.layout, "app", reg, "team/app", "v1")
     stream = manifests({"a": f"{reg.host}/library/busybox:1.36", "b": f"{reg.host}/team/app:v1"})
-    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    config = write(tmp_path / "c.yaml", CONFIG_HEADER)
     before = len(lab.tokens.requests)
     anonymous = run_cli(["lock", "-c", str(config)], stdin=stream, env=docker_config(tmp_path / "anon"))
     assert anonymous.code == 0, anonymous.err
@@ -262,7 +265,7 @@ def test_lock_through_token_auth_anonymous_pull_and_credentials(lab, tmp_path):
 def test_lock_errors_name_the_image_the_place_and_write_nothing(lab, tmp_path):
     src = lab.source.host
     stream = manifests({"good": f"{src}/library/nginx:1.27", "gone": f"{src}/library/nginx:0.0-missing"})
-    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    config = write(tmp_path / "c.yaml", CONFIG_HEADER)
     out = tmp_path / "lock.yaml"
     result = run_cli(["lock", "-c", str(config), "-o", str(out)], stdin=stream, env=docker_config(tmp_path / "d"))
     assert result.code == 1
@@ -276,7 +279,7 @@ def test_lock_errors_name_the_image_the_place_and_write_nothing(lab, tmp_path):
 
 def test_tls_without_the_ca_and_wrong_basic_password_are_one_clear_line(lab, tmp_path):
     stream = manifests({"a": f"{lab.mirror.host}/tls/library/nginx:1.27"})
-    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    config = write(tmp_path / "c.yaml", CONFIG_HEADER)
     no_ca = run_cli(["lock", "-c", str(config)], stdin=stream, env=docker_config(tmp_path / "d"))
     assert no_ca.code == 1
     assert f"{lab.mirror.host}: TLS certificate not trusted" in no_ca.err and "--ca-file" in no_ca.err
@@ -321,7 +324,7 @@ def test_lock_retries_rate_limits_and_server_errors(lab, tmp_path, status, retry
     proxy = FaultProxy(lab.source, faults=2, status=status, retry_after=retry_after)
     try:
         stream = manifests({"a": f"{proxy.host}/library/busybox:1.36"})
-        config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+        config = write(tmp_path / "c.yaml", CONFIG_HEADER)
         result = run_cli(["lock", "-c", str(config)], stdin=stream, env=docker_config(tmp_path / "d"))
     finally:
         proxy.stop()
@@ -337,7 +340,7 @@ def test_a_retry_after_beyond_the_limit_fails_at_once_with_the_reason(lab, tmp_p
     proxy = FaultProxy(lab.source, faults=100, status=429, retry_after="3600")
     try:
         stream = manifests({"a": f"{proxy.host}/library/busybox:1.36"})
-        config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+        config = write(tmp_path / "c.yaml", CONFIG_HEADER)
         started = time.monotonic()
         result = run_cli(["lock", "-c", str(config)], stdin=stream, env=docker_config(tmp_path / "d"))
         elapsed = time.monotonic() - started
@@ -496,7 +499,7 @@ def test_pin_before_rewrite_and_kbld_lock(lab, tmp_path):
     env = docker_config(tmp_path / "d", {lab.mirror.host: (MIRROR_USER, MIRROR_PASSWORD)})
     rewrite = f"  - registryRewrite:\n      mirrors:\n        - {{from: '{src}', to: '{lab.mirror.host}/early'}}\n"
     for fmt in ("postrender", "kbld"):
-        config = write(tmp_path / f"{fmt}.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+        config = write(tmp_path / f"{fmt}.yaml", CONFIG_HEADER + "rules:\n"
                        f"  - pinDigests: {{lock: {fmt}.lock.yaml}}\n" + rewrite)
         args = ["-c", str(config), "--ca-file", str(lab.ca.cert)]
         assert run_cli(["mirror", *args], stdin=stream, env=env).code == 0
@@ -527,7 +530,7 @@ def test_a_skopeo_login_is_used(lab, tmp_path, where):
     assert lab.mirror.host in json.loads(written.read_text())["auths"]
     push(lab.layout, "nginx", lab.mirror, "login/nginx", "1.27")
     stream = manifests({"a": f"{lab.mirror.host}/login/nginx:1.27"})
-    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    config = write(tmp_path / "c.yaml", CONFIG_HEADER)
     result = run_cli(["lock", "-c", str(config), "--ca-file", str(lab.ca.cert)], stdin=stream, env=env)
     assert result.code == 0, result.err
     assert yaml.safe_load(result.out)["images"][0]["digest"] == skopeo_digest(lab.mirror, "login/nginx:1.27")
@@ -538,7 +541,7 @@ def test_progress_shows_on_a_terminal_only(lab, tmp_path):
 
     stream = manifests({"a": f"{lab.source.host}/library/nginx:1.27", "b": f"{lab.source.host}/team/tool:2"})
     (tmp_path / "in.yaml").write_bytes(stream)
-    config = write(tmp_path / "c.yaml", "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n")
+    config = write(tmp_path / "c.yaml", CONFIG_HEADER)
     args = [sys.executable, "-m", "postrender", "lock", "-c", str(config), "-i", str(tmp_path / "in.yaml")]
     env = {**os.environ, **docker_config(tmp_path / "d")}
     controller, terminal = pty.openpty()

@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from postrender.config.loader import load_config_text
-from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream
+from tests.conftest import run_rules
 
 DATA = Path(__file__).parent / "data"
 WORKLOADS = (DATA / "workloads.yaml").read_bytes()
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 def run(rules: str, data: bytes = WORKLOADS, **kw) -> bytes:
-    cfg = load_config_text(HEAD + rules, "test.yaml", **kw)
-    return run_stream(cfg, data).output
+    return run_rules(rules, data, **kw).output
 
 
 def policies(output: bytes) -> dict[str, list]:

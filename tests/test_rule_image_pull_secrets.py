@@ -9,17 +9,16 @@ import pytest
 from postrender.config.loader import load_config_text
 from postrender.errors import ConfigError
 from postrender.kinds import PodSpecTable, resources
-from postrender.pipeline import run_stream
 from postrender.rules.image_pull_secrets import merge_names
 from postrender.engine.stream import parse_stream
+from tests.conftest import CONFIG_HEADER, run_rules
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 def run(rules: str, data: bytes = INPUT, **kw) -> bytes:
-    return run_stream(load_config_text(HEAD + rules, "test.yaml", **kw), data).output
+    return run_rules(rules, data, **kw).output
 
 
 def pull_secrets(output: bytes) -> dict[str, list]:
@@ -126,13 +125,19 @@ def test_insertions_read_like_hand_written_yaml(yaml_snapshot):
 
 
 TEXT_CASES = {
+    # A key between serviceAccountName and containers: "after serviceAccountName" and "before
+    # containers" give different texts, so each case below tells the two placements apart.
     "absent: after serviceAccountName": (
-        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  containers:\n  - name: c\n    image: x\n",
-        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  imagePullSecrets:\n  - name: s\n  containers:\n  - name: c\n    image: x\n",
+        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: x\n",
+        "kind: Pod\napiVersion: v1\nspec:\n  serviceAccountName: sa\n  imagePullSecrets:\n  - name: s\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: x\n",
+    ),
+    "absent: after the deprecated serviceAccount": (
+        "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: c\n    image: x\n  serviceAccount: sa\n  restartPolicy: Never\n",
+        "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: c\n    image: x\n  serviceAccount: sa\n  imagePullSecrets:\n  - name: s\n  restartPolicy: Never\n",
     ),
     "absent: before containers, indented sequences": (
-        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    containers:\n        - name: c\n          image: x\n",
-        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    imagePullSecrets:\n        - name: s\n    containers:\n        - name: c\n          image: x\n",
+        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    containers:\n        - name: c\n          image: x\n    dnsPolicy: Default\n",
+        "kind: Pod\napiVersion: v1\nspec:\n    restartPolicy: Never\n    imagePullSecrets:\n        - name: s\n    containers:\n        - name: c\n          image: x\n    dnsPolicy: Default\n",
     ),
     "empty flow list becomes a block list": (
         "kind: Pod\napiVersion: v1\nspec:\n  imagePullSecrets: []\n  containers:\n  - name: c\n    image: x\n",
@@ -181,7 +186,7 @@ BAD_CONFIGS = {
 @pytest.mark.parametrize("options,message", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
 def test_config_errors(options, message):
     with pytest.raises(ConfigError) as err:
-        load_config_text(HEAD + f"rules:\n- imagePullSecrets: {{{options}}}\n", "test.yaml")
+        load_config_text(CONFIG_HEADER + f"rules:\n- imagePullSecrets: {{{options}}}\n", "test.yaml")
     assert message in str(err.value)
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.config.loader import load_config_text
 from postrender.errors import CheckFailed, ConfigError, RuleError
-from postrender.pipeline import run_stream
+from tests.conftest import run_rules
 
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 STREAM = """\
 ---
@@ -61,8 +59,7 @@ spec:
 
 
 def run(rules: str, data: str = STREAM, **kw) -> str:
-    cfg = load_config_text(HEAD + rules, "test.yaml", **kw)
-    return run_stream(cfg, data.encode()).output.decode()
+    return run_rules(rules, data, **kw).output.decode()
 
 
 def replaced(text: str, *pairs: tuple[str, str]) -> str:

@@ -13,10 +13,10 @@ from postrender.errors import ConfigError
 from postrender.kinds import resources
 from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream
+from tests.conftest import CONFIG_HEADER, run_rules
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 BOTH = """\
 rules:
 - imagePullSecrets: {names: ["{{ pullSecret }}"]}
@@ -29,8 +29,7 @@ CREDS = {"pullSecret": "regcred", "registry": "registry.example.com", "username"
 
 def run(rules: str, data: bytes = INPUT, variables: dict | None = None, base_dir=None) -> bytes:
     env = {f"POSTRENDER_VAR_{k}": v for k, v in (variables or {}).items()}
-    cfg = load_config_text(HEAD + rules, "test.yaml", environ=env, base_dir=base_dir)
-    return run_stream(cfg, data).output
+    return run_rules(rules, data, environ=env, base_dir=base_dir).output
 
 
 def objects(output: bytes) -> list[dict]:
@@ -98,7 +97,7 @@ def test_credentials_mapping_reads_nested_variables(tmp_path):
     rules = ("rules:\n- imagePullSecrets: {names: [regcred]}\n"
              "- pullSecret:\n    name: regcred\n"
              "    credentials: {registry: reg.host, username: reg.user, password: reg.token}\n")
-    cfg = load_config_text(HEAD + rules, "test.yaml", values_files=[values], environ={})
+    cfg = load_config_text(CONFIG_HEADER + rules, "test.yaml", values_files=[values], environ={})
     out = run_stream(cfg, INPUT).output
     secret = generated_secrets(out)["tools"]
     assert docker_config(secret)["auths"]["r.example.com"]["password"] == "tok-123456"
@@ -143,7 +142,7 @@ def test_custom_template_relative_to_the_config(tmp_path):
         "  annotations: {team: {{ team }}}\ntype: kubernetes.io/dockerconfigjson\n"
         "stringData:\n  .dockerconfigjson: '{{ registry | dockerconfigjson(username, password) }}'\n{% endif %}\n")
     config = tmp_path / "postrender.yaml"
-    config.write_text(HEAD + "vars: {team: a}\nrules:\n- imagePullSecrets: {names: [regcred]}\n"
+    config.write_text(CONFIG_HEADER + "vars: {team: a}\nrules:\n- imagePullSecrets: {names: [regcred]}\n"
                       "- pullSecret: {name: regcred, template: tpl/secret.yaml.j2}\n")
     env = {f"POSTRENDER_VAR_{k}": v for k, v in CREDS.items()}
     out = run_stream(load_config(config, environ=env), INPUT).output
@@ -166,17 +165,17 @@ def test_template_paths_cannot_leave_the_config_dir(tmp_path, template):
     config_dir.mkdir()
     for rule in (f"pullSecret: {{name: r, template: '{template}'}}", f"resources: {{template: '{template}'}}"):
         with pytest.raises(ConfigError) as err:
-            load_config_text(HEAD + f"rules:\n- {rule}\n", "test.yaml", environ={}, base_dir=config_dir)
+            load_config_text(CONFIG_HEADER + f"rules:\n- {rule}\n", "test.yaml", environ={}, base_dir=config_dir)
         assert "is outside" in str(err.value) and str(err.value).startswith("test.yaml:4:")
 
 
 def test_template_errors_are_config_errors_with_a_location(tmp_path):
     (tmp_path / "broken.j2").write_text("{% if %}\n")
     with pytest.raises(ConfigError) as err:
-        load_config_text(HEAD + "rules:\n- pullSecret: {name: r, template: broken.j2}\n", "c.yaml", environ={}, base_dir=tmp_path)
+        load_config_text(CONFIG_HEADER + "rules:\n- pullSecret: {name: r, template: broken.j2}\n", "c.yaml", environ={}, base_dir=tmp_path)
     assert str(err.value).startswith("c.yaml:4:") and "line 1" in str(err.value)
     with pytest.raises(ConfigError) as err:
-        load_config_text(HEAD + "rules:\n- pullSecret: {name: r, template: missing.j2}\n", "c.yaml", environ={}, base_dir=tmp_path)
+        load_config_text(CONFIG_HEADER + "rules:\n- pullSecret: {name: r, template: missing.j2}\n", "c.yaml", environ={}, base_dir=tmp_path)
     assert "template 'missing.j2' not found" in str(err.value)
 
 
@@ -217,5 +216,5 @@ RESOURCE_ERRORS = {
 def test_resources_errors(template, message):
     body = "{template: x.j2, inline: z}" if template is None else "{inline: " + json.dumps(template) + "}"
     with pytest.raises(ConfigError) as err:
-        load_config_text(HEAD + f"rules:\n- resources: {body}\n", "c.yaml", environ={})
+        load_config_text(CONFIG_HEADER + f"rules:\n- resources: {body}\n", "c.yaml", environ={})
     assert message in str(err.value) and str(err.value).startswith("c.yaml:4:")

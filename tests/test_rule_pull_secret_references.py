@@ -10,14 +10,14 @@ from postrender.config.loader import load_config_text
 from postrender.kinds import PodSpecTable, resources
 from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream
+from tests.conftest import CONFIG_HEADER, run_rules
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_bytes()
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 def run(rules: str, data: bytes = INPUT):
-    return run_stream(load_config_text(HEAD + rules, "test.yaml", environ={}), data)
+    return run_rules(rules, data, environ={})
 
 
 def pod(name: str, secrets: list, namespace: str | None = None) -> str:
@@ -121,7 +121,7 @@ def test_generated_secret_satisfies_the_check():
     rules = ("rules:\n- imagePullSecrets: {names: [regcred]}\n- pullSecret: {name: regcred}\n"
              "- pullSecretReferences: {action: error, external: [corp-registry]}\n")
     env = {"POSTRENDER_VAR_registry": "r.example.com", "POSTRENDER_VAR_auth": "dTpw"}
-    assert run_stream(load_config_text(HEAD + rules, "t.yaml", environ=env), INPUT).failures == []
+    assert run_stream(load_config_text(CONFIG_HEADER + rules, "t.yaml", environ=env), INPUT).failures == []
     # Without credentials the references dangle: the check fails.
-    result = run_stream(load_config_text(HEAD + rules, "t.yaml", environ={}), INPUT)
+    result = run_stream(load_config_text(CONFIG_HEADER + rules, "t.yaml", environ={}), INPUT)
     assert len(result.failures) == 6  # server, sync, worker, agent, migrate, debug; cleanup has its Secret

@@ -24,9 +24,9 @@ from postrender.config.configschema import config_json_schema, starter_config
 from postrender.config.loader import ENTRY_KEYS, TOP_FIELDS, load_config
 from postrender.errors import ConfigError
 from postrender.rules import REGISTRY
+from tests.conftest import CONFIG_HEADER
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 # Values for the variables documented configs use (a documented config is run with --set).
 VARIABLES = {
     "policy": "IfNotPresent", "pullSecret": "regcred", "mirror": "mirror.example.com",
@@ -49,11 +49,11 @@ def _as_config(text: str) -> str | None:
     if isinstance(data, dict) and data.get("apiVersion") == "postrender/v1alpha1":
         return text if data.get("kind") == "PostRenderer" else None  # not an ImageLock
     if isinstance(data, dict) and data and set(data) <= set(TOP_FIELDS):
-        return HEADER + text
+        return CONFIG_HEADER + text
     if isinstance(data, list) and data and all(
             isinstance(e, dict) and len([k for k in e if k not in ENTRY_KEYS]) == 1
             and next(k for k in e if k not in ENTRY_KEYS) in REGISTRY for e in data):
-        return HEADER + "rules:\n" + textwrap.indent(text, "  ")
+        return CONFIG_HEADER + "rules:\n" + textwrap.indent(text, "  ")
     return None
 
 
@@ -136,21 +136,21 @@ def test_every_shipped_config_is_valid_for_both(schema_validator, tmp_path, name
 
 
 def rule(body: str) -> str:
-    return HEADER + "rules:\n" + textwrap.indent(textwrap.dedent(body), "  ")
+    return CONFIG_HEADER + "rules:\n" + textwrap.indent(textwrap.dedent(body), "  ")
 
 
 # Each row breaks one constraint validate enforces; the schema must reject it too.  The rules
 # are switched on (no `when`), and the same rows with `when: false` appended are checked too:
 # a rule that is off must still be a valid rule.
 INVALID = {
-    "unknown top-level key": HEADER + "rulez: []\n",
+    "unknown top-level key": CONFIG_HEADER + "rulez: []\n",
     "wrong apiVersion": "apiVersion: v2\nkind: PostRenderer\n",
     "missing kind": "apiVersion: postrender/v1alpha1\n",
-    "vars not a mapping": HEADER + "vars: [a]\n",
-    "podSpecPaths entry without path": HEADER + "podSpecPaths: [{kind: Worker}]\n",
-    "podSpecPaths empty component": HEADER + "podSpecPaths: [{kind: Worker, path: spec..pod}]\n",
-    "argsOneLiner not a string": HEADER + "argsOneLiner: [a]\n",
-    "rule entry not a mapping": HEADER + "rules: [imagePullPolicy]\n",
+    "vars not a mapping": CONFIG_HEADER + "vars: [a]\n",
+    "podSpecPaths entry without path": CONFIG_HEADER + "podSpecPaths: [{kind: Worker}]\n",
+    "podSpecPaths empty component": CONFIG_HEADER + "podSpecPaths: [{kind: Worker, path: spec..pod}]\n",
+    "argsOneLiner not a string": CONFIG_HEADER + "argsOneLiner: [a]\n",
+    "rule entry not a mapping": CONFIG_HEADER + "rules: [imagePullPolicy]\n",
     "unknown rule": rule("- pullPolicy: {policy: Never}\n"),
     "two rule keys": rule("- imagePullPolicy: {policy: Never}\n  imagePullSecrets: {names: [a]}\n"),
     "no rule key": rule("- when: true\n"),
@@ -216,7 +216,7 @@ VALID = {
         - registryRewrite: {mirrors: [{from: docker.io, to: "{{ mirror }}/dockerhub"}]}
         - pullSecret: {name: "{{ pullSecret }}"}
         """),
-    "nulls read as defaults": HEADER + "metadata:\nvars:\npodSpecPaths:\nrules:\n",
+    "nulls read as defaults": CONFIG_HEADER + "metadata:\nvars:\npodSpecPaths:\nrules:\n",
     "null options": rule("- imagePullPolicy: {policy: Never, onlyIfUnset: null}\n  target: null\n  when: null\n  expect: null\n"),
     "expect forms": rule("- imagePullPolicy: {policy: Never}\n  expect: ' >= 0 '\n- imagePullPolicy: {policy: Never}\n  expect: 0\n"),
     "resources with one null": rule("- resources: {inline: '', template: null}\n"),
@@ -232,7 +232,7 @@ VALID = {
         - images: [{name: nginx, newTag: "1.27"}]
         - images: {entries: [{name: busybox, newName: quay.io/prometheus/busybox}], normalize: true}
         """),
-    "kustomize's plugin arguments": HEADER + "metadata: {name: p}\nargsOneLiner: --explain\nargsFromFile: args.txt\n",
+    "kustomize's plugin arguments": CONFIG_HEADER + "metadata: {name: p}\nargsOneLiner: --explain\nargsFromFile: args.txt\n",
     "secret names with blanks": rule("- imagePullSecrets: {names: [' regcred ']}\n"),
     "pull secret credentials": rule("- pullSecret: {name: r, credentials: {password: registryAuth.password}}\n"),
 }
@@ -256,6 +256,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from postrender.images.reference import MIRROR_PREFIX_PATTERN, InvalidImageReference, normalize_mirror_prefix  # noqa: E402
 from postrender.rules.image_pull_secrets import SECRET_NAME_PATTERN, check_secret_name  # noqa: E402
+from tests.conftest import CONFIG_HEADER
 
 _PREFIX_TEXT = st.text(alphabet="ab5.:/_-A[]@l", min_size=0, max_size=16) | st.sampled_from([
     "docker.io", "docker.io/bitnami/", "localhost", "localhost/x", "localhost:5000", "[::1]:5000", "Foo",

@@ -39,7 +39,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import run_cli
+from tests.conftest import CONFIG_HEADER, run_cli
 
 DATA = Path(__file__).parent / "data"
 INPUT = (DATA / "pull-secrets.yaml").read_text() + (
@@ -151,7 +151,7 @@ def setup(tmp_path: Path, channel: str, secret: str, scenario: str):
     # A --set-file file saved on Windows: the CRLF is not part of the password.
     lines, argv, env = bring_in(tmp_path, channel, secret, yaml_scalar(secret))
     variables = f"vars:\n  pullSecret: regcred\n  registry: {REGISTRY}\n  username: {USER}\n" + lines
-    config_text = ("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nmetadata: {name: matrix}\n"
+    config_text = (CONFIG_HEADER + "metadata: {name: matrix}\n"
                    + variables + "rules:\n" + BASE_RULES + SCENARIO_RULES[scenario])
     config = tmp_path / "postrender.yaml"
     config.write_text(config_text)
@@ -257,7 +257,7 @@ def test_the_matrix_would_see_a_leak(tmp_path, channel):
     credential's), the same run shows the value: the matrix is not passing vacuously."""
     secret = SECRETS["quotes-and-tab"]
     config = tmp_path / "postrender.yaml"
-    config.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+    config.write_text(CONFIG_HEADER + "rules:\n"
                       "- resources: {inline: \"{{ [].index(colour) }}\"}\n")
     if channel == "--values":
         (tmp_path / "v.yaml").write_text(f"colour: {json.dumps(secret)}\n")

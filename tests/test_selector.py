@@ -11,6 +11,7 @@ from postrender.selector import (
     SelectorError,
     Target,
 )
+from tests.conftest import CONFIG_HEADER
 
 DEPLOY = ResourceIdentity("apps/v1", "Deployment", "backend", "prod",
                           labels={"app": "web", "tier": "back", "ver": "3"},
@@ -164,7 +165,7 @@ def test_a_rule_target_reads_labels_as_the_selector_does():
     from postrender.pipeline import run_stream
 
     config = load_config_text(
-        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+        CONFIG_HEADER + "rules:\n"
         "  - imagePullPolicy: {policy: Never}\n    target: {labelSelector: canary=true}\n", "t.yaml")
     stream = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels:\n    canary: true\n"
               "spec:\n  containers:\n  - name: c\n    image: x\n"

@@ -21,10 +21,9 @@ from postrender.config.loader import load_config_text
 from postrender.errors import ConfigError
 from postrender.images.reference import _kustomize_matches
 from postrender.selector import ResourceIdentity, Selector
-from tests.conftest import run_cli, write_config
+from tests.conftest import CONFIG_HEADER, run_cli, write_config
 
 NESTED = "([a-z]+-?)+-canary"
-HEADER = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\n"
 
 
 def seconds(fn) -> float:
@@ -90,7 +89,7 @@ def test_a_pattern_re2_refuses_is_a_config_error_at_its_line(pattern, where):
                 f"    - kind: Job\n      name: {quoted}\n")
         path, line, column = "rules[0].target.exclude[0].name", 9, 7
     with pytest.raises(ConfigError) as caught:
-        load_config_text(HEADER + body, "postrender.yaml")
+        load_config_text(CONFIG_HEADER + body, "postrender.yaml")
     message = caught.value.message
     assert message.startswith(f"postrender.yaml:{line}:{column}: {path}: invalid regular expression {pattern!r}: "), message
     assert "RE2 syntax" in message

@@ -14,6 +14,7 @@ import pytest
 
 from postrender.config import simple_templates, templating
 from postrender.config.simple_templates import NOT_SIMPLE
+from tests.conftest import CONFIG_HEADER
 
 NAMES = ["mirror", "pullSecret", "registry", "items", "keys", "a", "b", "flag", "empty", "none", "zero", "nested"]
 VALUES = ["x", "", "mirror.example.com", 0, 1, 2.5, True, False, None, [], ["a"], {}, {"b": "inner", "items": 1},
@@ -132,7 +133,7 @@ def test_a_config_of_simple_templates_does_not_import_jinja(tmp_path):
     import sys
 
     config = tmp_path / "c.yaml"
-    config.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nvars: {mirror: m.example.com, policy: Never}\n"
+    config.write_text(CONFIG_HEADER + "vars: {mirror: m.example.com, policy: Never}\n"
                       "rules:\n- registryRewrite: {mirrors: [{from: docker.io, to: '{{ mirror }}/hub'}]}\n"
                       "- imagePullPolicy: {policy: '{{ policy }}'}\n  when: policy is defined and mirror is defined\n")
     code = ("import sys; from postrender.config.loader import load_config; "

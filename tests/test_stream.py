@@ -7,8 +7,9 @@ import pytest
 from postrender.config.loader import load_config_text
 from postrender.pipeline import run_stream
 from postrender.engine.stream import parse_stream, split
+from tests.conftest import CONFIG_HEADER
 
-NO_RULES = load_config_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules: []\n", "test.yaml")
+NO_RULES = load_config_text(CONFIG_HEADER + "rules: []\n", "test.yaml")
 
 # Every document a manifest (a document that is not one is refused: test_non_manifests.py).
 H = b"apiVersion: v1\nkind: ConfigMap\n"
@@ -95,3 +96,15 @@ def test_header_is_read_without_parsing_simple_documents():
 )
 def test_header_falls_back_to_a_parse_when_text_is_not_simple(text, header):
     assert parse_stream(text.encode()).yaml_documents()[0].header == header
+
+
+def test_a_document_added_after_a_crlf_stream_ending_without_a_line_break_gets_a_crlf():
+    """The stream's last piece is '--- ' (no line break): the break added before the new
+    document is the stream's CRLF, not an LF (found by the stream fuzz, example 22437)."""
+    from tests.conftest import run_rules
+
+    data = b"apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n--- "
+    rules = "rules:\n- resources: {inline: 'apiVersion: v1\n\n    kind: ConfigMap\n\n    metadata: {name: b}\n\n'}\n"
+    out = run_rules(rules, data).output
+    assert b"name: b" in out
+    assert b"\n" not in out.replace(b"\r\n", b""), out

@@ -12,6 +12,7 @@ from tests.conftest_tools import _need, load_tools_module, need_tool  # noqa: F4
 tools = load_tools_module()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["helm4", "helm3", "kubectl", "kustomize"])
 def test_ensure_gives_verified_binary_and_find_agrees(need_tool, name):
     path = need_tool(name)
@@ -20,6 +21,7 @@ def test_ensure_gives_verified_binary_and_find_agrees(need_tool, name):
     assert (tools.bin_dir() / name).resolve() == path.resolve()
 
 
+@pytest.mark.e2e
 def test_ensure_cli_prints_name_equals_path(need_tool):
     need_tool("helm4")
     proc = subprocess.run(

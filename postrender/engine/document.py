@@ -71,6 +71,14 @@ def scan_header(text: str):
     starts = [m.end() for m in _COLUMN0.finditer(text)]
     if text[:1] not in ("", " ", "\t", "\r", "\n", "#"):
         starts.insert(0, 0)
+    first_content = _next_content(text, 0)
+    marker = _MARKER_LINE.match(text, first_content) if first_content is not None else None
+    if marker:
+        first_content = _next_content(text, marker.end())
+    if first_content is not None and text[first_content] in (" ", "\t"):
+        # Indented content before the first top-level line (" ---", " x"): not a root block
+        # mapping, though each piece between the header lines may parse on its own.
+        return None
     found: dict[str, tuple[int, int, str]] = {}  # key -> (line start, line end, value)
     has_items = False
     keyed = False

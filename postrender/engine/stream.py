@@ -80,7 +80,8 @@ class StreamWriter:
         self.sink.write(piece.encode("utf-8"))
         self.started = True
         self.ends_with_newline = piece.endswith("\n")
-        self.crlf = "\r\n" in piece and not piece.endswith("\r")
+        if "\n" in piece:  # a last piece with no line break ("--- ") says nothing about the stream's
+            self.crlf = "\r\n" in piece and not piece.endswith("\r")
 
 
 class Splitter:

@@ -17,6 +17,7 @@ import pytest
 
 from e2e_helpers import BAD_CONFIG, DEMO_CHART, REPO, by_kind_name, documents, pull_policies, run, write_config
 from postrender.integrations.plugins import IntegrationError, install_helm_plugin
+from tests.conftest import CONFIG_HEADER  # noqa: E402
 
 
 def tool_env_path(env, name) -> Path:
@@ -175,7 +176,7 @@ def test_rules_deleting_every_resource_fail_with_a_reason_in_the_log(helm4, tool
     """Helm 4 rejects empty output with no cause; postrender refuses first and logs why."""
     config = tmp_path / "delete-all.yaml"
     config.write_text(
-        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+        CONFIG_HEADER + "rules:\n"
         "  - patch:\n      strategicMerge: |\n        $patch: delete\n"
     )
     proc = template(helm4, tool_env, "--post-renderer-args=-c", f"--post-renderer-args={config}")

@@ -15,6 +15,7 @@ import pytest
 
 from e2e_helpers import by_kind_name, documents, pull_policies, run
 from postrender.integrations.plugins import install_kustomize_plugin
+from tests.conftest import CONFIG_HEADER  # noqa: E402
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -52,7 +53,7 @@ def app_dir(tmp_path: Path, config: str, **files: str) -> Path:
     return app
 
 
-HEAD = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nmetadata:\n  name: p\n"
+HEAD = CONFIG_HEADER + "metadata:\n  name: p\n"
 POLICY_RULE = "rules:\n  - imagePullPolicy: {policy: \"{{ policy }}\"}\n"
 
 

@@ -20,13 +20,14 @@ import pytest
 from e2e_helpers import DEMO_CHART, run
 from postrender.integrations.plugins import install_helm_plugin, install_kustomize_plugin
 from pty_run import run_in_terminal
+from tests.conftest import CONFIG_HEADER  # noqa: E402
 
 WARN_RULES = """\
 rules:
   - imagePullSecrets: {names: [regcred]}
   - pullSecretReferences: {action: warn}
 """
-CONFIG = "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nmetadata:\n  name: warn\n" + WARN_RULES
+CONFIG = CONFIG_HEADER + "metadata:\n  name: warn\n" + WARN_RULES
 WARNING = "postrender: warning: rules[1] (pullSecretReferences):"
 DANGLING = "no Secret 'regcred' with no namespace in the stream"
 
@@ -67,7 +68,7 @@ def test_helm3_warning_reaches_the_terminal(need_tool, env, config, tmp_path):
 
 def test_helm3_explain_reaches_the_terminal(need_tool, env, tmp_path):
     config = tmp_path / "policy.yaml"
-    config.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n"
+    config.write_text(CONFIG_HEADER + "rules:\n"
                       "  - imagePullPolicy: {policy: Never}\n")
     code, screen, _, err = in_terminal(helm_template(need_tool("helm3"), config, "--post-renderer-args=--explain"),
                                        env, tmp_path)
@@ -78,7 +79,7 @@ def test_helm3_explain_reaches_the_terminal(need_tool, env, tmp_path):
 
 def test_helm3_error_is_shown_once_by_helm_not_on_the_terminal_too(need_tool, env, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n  - imagePullPolicy: {policy: Sometimes}\n")
+    bad.write_text(CONFIG_HEADER + "rules:\n  - imagePullPolicy: {policy: Sometimes}\n")
     code, screen, _, err = in_terminal(helm_template(need_tool("helm3"), bad), env, tmp_path)
     assert code != 0
     assert "postrender: error:" in err and "Sometimes" in err  # Helm 3 prints a failing post-renderer's stderr
@@ -102,7 +103,7 @@ def test_helm4_warning_and_error_reach_the_terminal(need_tool, env, config, post
     # A failure: Helm 4 shows only 'plugin "postrender" exited with error'; the reason is on
     # the terminal (the plugin wrapper says stderr is hidden) and in the log.
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: postrender/v1alpha1\nkind: PostRenderer\nrules:\n  - imagePullPolicy: {policy: Sometimes}\n")
+    bad.write_text(CONFIG_HEADER + "rules:\n  - imagePullPolicy: {policy: Sometimes}\n")
     code, screen, _, err = in_terminal(helm_template(helm4, bad), env, tmp_path)
     assert code != 0 and 'plugin "postrender" exited with error' in err and "Sometimes" not in err
     assert "postrender: error:" in screen and "rules[0].imagePullPolicy.policy" in screen
@@ -138,7 +139,7 @@ def test_kustomize_krm_function_warning_reaches_the_terminal(need_tool, env, pos
     fn.mkdir()
     (fn / "rendered.yaml").write_text(run([need_tool("helm3"), "template", "r1", DEMO_CHART], env, check=True).stdout)
     (fn / "postrender.yaml").write_text(
-        "apiVersion: postrender/v1alpha1\nkind: PostRenderer\nmetadata:\n  name: warn\n  annotations:\n"
+        CONFIG_HEADER + "metadata:\n  name: warn\n  annotations:\n"
         f"    config.kubernetes.io/function: |\n      exec:\n        path: {postrender_bin / 'postrender'}\n" + WARN_RULES)
     (fn / "kustomization.yaml").write_text("resources: [rendered.yaml]\ntransformers: [postrender.yaml]\n")
     code, screen, out, err = in_terminal([kustomize, "build", "--enable-alpha-plugins", "--enable-exec", fn], env, tmp_path)
