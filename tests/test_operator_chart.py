@@ -29,6 +29,9 @@ from kubernetes_validate import utils as kv_utils
 
 from tests.conftest import run_cli
 
+# Every test here judges a chart rendered by the real Helm 3 and Helm 4.
+pytestmark = pytest.mark.e2e
+
 CHART = Path(__file__).parent / "charts" / "operators"
 MIRROR = "mirror.example.com"
 PUBLIC = ("docker.io", "quay.io", "ghcr.io", "registry.k8s.io")
