@@ -301,6 +301,11 @@ def _check_digest(value: str, digest: str) -> None:
         )
 
 
+# str.isspace's set exactly (sre's Unicode \s is the same Py_UNICODE_ISSPACE), without a
+# Python-level loop per character: parse runs for every image of every run.
+_WHITESPACE = re.compile(r"\s")
+
+
 def parse(s: str) -> ImageRef:
     """Parse ``s`` as ``[registry/]path[:tag][@digest]``; raise :class:`InvalidImageReference`."""
     if not isinstance(s, str):
@@ -309,7 +314,7 @@ def parse(s: str) -> ImageRef:
         raise InvalidImageReference(s, "empty reference")
     if _IDENTIFIER_RE.fullmatch(s):
         raise InvalidImageReference(s, "a bare 64-character hex string is an image ID, not a name")
-    if any(ch.isspace() for ch in s):
+    if _WHITESPACE.search(s):
         raise InvalidImageReference(s, "contains whitespace")
 
     domain: str | None = None
