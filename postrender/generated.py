@@ -19,7 +19,6 @@ which is the thing that may come from someone else (issue 7).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from postrender.engine import kube_yaml, locate
 from postrender.config import templating
@@ -30,37 +29,51 @@ BUILTIN_PREFIX = "builtin:"
 ENV_TEMPLATE_DIRS = "POSTRENDER_TEMPLATE_DIRS"
 
 
-def shipped_templates_dir() -> Path:
-    """The ``templates/`` directory shipped with postrender (repo checkout or installed data)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if candidate.is_dir():
+def shipped_templates_dir():
+    """The ``templates/`` directory shipped with postrender (repo checkout or installed data),
+    as a ``pathlib.Path``."""
+    from pathlib import Path
+
+    return Path(_shipped_templates_dir())
+
+
+def _shipped_templates_dir() -> str:
+    # os.path rather than pathlib: this is on the run path of every pullSecret config (issue 16).
+    here = os.path.dirname(os.path.realpath(__file__))
+    for candidate in (os.path.join(here, "templates"), os.path.join(os.path.dirname(here), "templates")):
+        if os.path.isdir(candidate):
             return candidate
-    return here.parent / "templates"
+    return os.path.join(os.path.dirname(here), "templates")
 
 
-def resolve_template(value: str, config_dir: Path, what: str = "template") -> Path:
-    """The file a ``template:`` (or patch ``path:``) option names; ValueError says why not."""
+def _inside(path: str, root: str) -> bool:
+    """Whether the resolved ``path`` is ``root`` or under it (``PurePath.is_relative_to``)."""
+    return path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+
+def resolve_template(value: str, config_dir, what: str = "template") -> str:
+    """The file a ``template:`` (or patch ``path:``) option names, relative to ``config_dir``
+    (a string or path object); ValueError says why not."""
     builtin = value.startswith(BUILTIN_PREFIX)
     name = value[len(BUILTIN_PREFIX):] if builtin else value
     if not name:
         raise ValueError(f"empty {what} path")
-    base = (shipped_templates_dir() if builtin else config_dir).resolve()
-    path = (base / name).resolve()
+    base = os.path.realpath(_shipped_templates_dir() if builtin else config_dir)
+    path = os.path.realpath(os.path.join(base, name))
     allowed = [base]
     if not builtin:
-        allowed += [Path(d).resolve() for d in os.environ.get(ENV_TEMPLATE_DIRS, "").split(os.pathsep) if d]
-    if not any(path.is_relative_to(root) for root in allowed):
+        allowed += [os.path.realpath(d) for d in os.environ.get(ENV_TEMPLATE_DIRS, "").split(os.pathsep) if d]
+    if not any(_inside(path, root) for root in allowed):
         if builtin:
             raise ValueError(f"{value!r} is outside postrender's templates/")
         raise ValueError(f"{value!r} is outside the config file's directory ({base}); copy the {what} next to"
                          f" the config file, or allow its directory with ${ENV_TEMPLATE_DIRS}")
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise ValueError(f"{what} {value!r} not found (looked for {path})")
     return path
 
 
-def read_template(value: str, config_dir: Path, what: str = "template") -> tuple[str, str]:
+def read_template(value: str, config_dir, what: str = "template") -> tuple[str, str]:
     """(file text, display name); ValueError with a one-line reason."""
     from postrender.config.loader import MAX_CONFIG_BYTES, read_capped
 

@@ -13,7 +13,7 @@ Where images live is ``postrender.images.discovery``'s business.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from postrender.records import FrozenRecord
 
 from postrender.engine.kube_yaml import is_list
 
@@ -120,12 +120,17 @@ def group_of(api_version: str | None) -> str:
     return api_version.split("/", 1)[0]
 
 
-@dataclass(frozen=True)
-class FieldPath:
-    group: str | None   # None: any group; "group/version" (with a slash): that apiVersion only
-    kind: str
-    steps: tuple[tuple[str, bool], ...]  # (field, walk list items)
-    text: str
+class FieldPath(FrozenRecord):
+    """``group``: None for any group, "group/version" (with a slash) for that apiVersion only;
+    ``steps``: (field, walk list items) pairs."""
+
+    __slots__ = _fields = ("group", "kind", "steps", "text")
+
+    def __init__(self, group: str | None, kind: str, steps: tuple[tuple[str, bool], ...], text: str):
+        self.group = group
+        self.kind = kind
+        self.steps = steps
+        self.text = text
 
     @classmethod
     def parse(cls, group: str | None, kind: str, path: str) -> "FieldPath":
@@ -191,13 +196,16 @@ class PodSpecTable:
         return out
 
 
-@dataclass(frozen=True)
-class PullSecretField:
-    """Where one kind of custom resource takes pull secrets (a row of BUILTIN_PULL_SECRET_FIELDS)."""
+class PullSecretField(FrozenRecord):
+    """Where one kind of custom resource takes pull secrets (a row of BUILTIN_PULL_SECRET_FIELDS);
+    ``shape`` is one of PULL_SECRET_SHAPES."""
 
-    path: FieldPath
-    shape: str         # one of PULL_SECRET_SHAPES
-    namespaced: bool
+    __slots__ = _fields = ("path", "shape", "namespaced")
+
+    def __init__(self, path: FieldPath, shape: str, namespaced: bool):
+        self.path = path
+        self.shape = shape
+        self.namespaced = namespaced
 
     @property
     def key(self) -> str:

@@ -18,12 +18,12 @@ found in others (pullSecretReferences ``remove``, imagePullSecrets with ``regist
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 
 from postrender.config.loader import Config
 from postrender.errors import CheckFailed, RuleError
 from postrender.rules.base import Change, RunContext
 from postrender.engine.stream import DocumentReader, Stream, StreamWriter
+from postrender.records import Record
 
 # Text per batch in the per-document mode.  Parsed nodes and data take ~10-30x the text, so
 # 1 MiB of small documents is ~30 MB of objects: well inside the 300 MB bound for any stream,
@@ -31,13 +31,16 @@ from postrender.engine.stream import DocumentReader, Stream, StreamWriter
 BATCH_BYTES = 1 << 20
 
 
-@dataclass
-class RunResult:
-    output: bytes | None
-    stream: Stream
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+class RunResult(Record):
+    _fields = ("output", "stream", "changes", "warnings", "failures")
+
+    def __init__(self, output: bytes | None, stream: Stream, changes: list[Change] | None = None,
+                 warnings: list[str] | None = None, failures: list[str] | None = None):
+        self.output = output
+        self.stream = stream
+        self.changes = [] if changes is None else changes
+        self.warnings = [] if warnings is None else warnings
+        self.failures = [] if failures is None else failures
 
 
 def _compare(op: str, count: int, expected: int) -> bool:

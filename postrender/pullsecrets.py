@@ -17,33 +17,37 @@ names resolve wherever they are used, so no Secret is generated or checked for t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from postrender.engine.document import Document
 from postrender.kinds import PodSpecTable, pull_secret_table, stream_resources
+from postrender.records import Record
 
 # Secret types the kubelet reads image pull credentials from.
 PULL_SECRET_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
 POD_SPEC, SERVICE_ACCOUNT, FIELD = "podSpec", "serviceAccount", "field"
 
 
-@dataclass
-class Holder:
-    doc: Document
-    resource: dict
-    mapping: dict         # the pod spec, ServiceAccount or CR mapping that has (or gets) the list
-    key: str              # imagePullSecrets, packagePullSecrets
-    path: str             # location of the list in the document, for messages
-    shape: str            # "references" ([{name: x}]) or "names" ([x])
-    namespace: str | None  # where its names resolve; None: a cluster-scoped kind
-    source: str           # POD_SPEC, SERVICE_ACCOUNT or FIELD
+class Holder(Record):
+    __slots__ = _fields = ("doc", "resource", "mapping", "key", "path", "shape", "namespace", "source")
+
+    def __init__(self, doc: Document, resource: dict, mapping: dict, key: str, path: str, shape: str,
+                 namespace: str | None, source: str):
+        self.doc = doc
+        self.resource = resource
+        self.mapping = mapping      # the pod spec, ServiceAccount or CR mapping that has (or gets) the list
+        self.key = key              # imagePullSecrets, packagePullSecrets
+        self.path = path            # location of the list in the document, for messages
+        self.shape = shape          # "references" ([{name: x}]) or "names" ([x])
+        self.namespace = namespace  # where its names resolve; None: a cluster-scoped kind
+        self.source = source        # POD_SPEC, SERVICE_ACCOUNT or FIELD
 
 
-@dataclass
-class Reference:
-    holder: Holder
-    index: int            # position of the entry in the list
-    name: str
+class Reference(Record):
+    __slots__ = _fields = ("holder", "index", "name")
+
+    def __init__(self, holder: Holder, index: int, name: str):
+        self.holder = holder
+        self.index = index  # position of the entry in the list
+        self.name = name
 
     @property
     def doc(self) -> Document:

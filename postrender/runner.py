@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from pathlib import Path
 
 from postrender.errors import (EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CheckFailed,
                                PostrenderError, UsageError)
@@ -183,7 +182,7 @@ def _run(config, values, sets, set_files, log_file, input_path, explain, sink=No
                 # ResourceList's functionConfig, so a config file is optional here.
                 from postrender.config.loader import DEFAULT_FILE, ENV_CONFIG
 
-                explicit = config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_FILE).exists()
+                explicit = config or os.environ.get(ENV_CONFIG) or os.path.exists(DEFAULT_FILE)
                 cfg = _load(config, values, sets, set_files, log_file) if explicit else None
                 return cfg, krm, data
             chunks = [data]

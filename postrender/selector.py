@@ -36,10 +36,10 @@ Matching follows kustomize (api/types/selector.go and resmap's ``Select``):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
 
 from postrender.errors import ConfigError
+from postrender.records import FrozenRecord, Record
 
 TOTALLY_NOT_A_NAMESPACE = "_non_namespaceable_"  # kustomize resid.TotallyNotANamespace
 DEFAULT_NAMESPACE = "default"
@@ -99,18 +99,22 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
-@dataclass(frozen=True)
-class ResourceIdentity:
+class ResourceIdentity(FrozenRecord):
     """What a selector looks at in one resource."""
 
-    api_version: str
-    kind: str
-    name: str = ""
-    namespace: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    # None: decide from the built-in list (CLUSTER_SCOPED); unknown kinds are namespaced.
-    cluster_scoped: bool | None = None
+    __slots__ = _fields = ("api_version", "kind", "name", "namespace", "labels", "annotations", "cluster_scoped")
+
+    def __init__(self, api_version: str, kind: str, name: str = "", namespace: str | None = None,
+                 labels: Mapping[str, str] | None = None, annotations: Mapping[str, str] | None = None,
+                 cluster_scoped: bool | None = None):
+        self.api_version = api_version
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+        self.labels = {} if labels is None else labels
+        self.annotations = {} if annotations is None else annotations
+        # None: decide from the built-in list (CLUSTER_SCOPED); unknown kinds are namespaced.
+        self.cluster_scoped = cluster_scoped
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> ResourceIdentity:
@@ -184,13 +188,15 @@ def _check_value(value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(FrozenRecord):
     """One term of a selector: ``key op values``."""
 
-    key: str
-    op: str  # "=", "!=", "in", "notin", "exists", "!", "gt", "lt"
-    values: tuple[str, ...] = ()
+    __slots__ = _fields = ("key", "op", "values")
+
+    def __init__(self, key: str, op: str, values: tuple[str, ...] = ()):
+        self.key = key
+        self.op = op  # "=", "!=", "in", "notin", "exists", "!", "gt", "lt"
+        self.values = values
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         present = self.key in labels
@@ -213,12 +219,14 @@ class Requirement:
         return n > bound if self.op == "gt" else n < bound
 
 
-@dataclass(frozen=True)
-class LabelSelector:
+class LabelSelector(FrozenRecord):
     """A parsed selector string: all requirements must hold.  Empty matches everything."""
 
-    text: str
-    requirements: tuple[Requirement, ...] = ()
+    __slots__ = _fields = ("text", "requirements")
+
+    def __init__(self, text: str, requirements: tuple[Requirement, ...] = ()):
+        self.text = text
+        self.requirements = requirements
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(r.matches(labels) for r in self.requirements)
@@ -368,19 +376,21 @@ def _compile(field_name: str, pattern: str | None) -> Callable[[str], bool] | No
         raise SelectorError(field_name, f"invalid regular expression {pattern!r}: {e}") from None
 
 
-@dataclass
-class Selector:
+class Selector(Record):
     """One kustomize selector.  Build it with :meth:`from_mapping` (validates once)."""
 
-    group: str | None = None
-    version: str | None = None
-    kind: str | None = None
-    name: str | None = None
-    namespace: str | None = None
-    label_selector: str | None = None
-    annotation_selector: str | None = None
+    _fields = ("group", "version", "kind", "name", "namespace", "label_selector", "annotation_selector")
 
-    def __post_init__(self) -> None:
+    def __init__(self, group: str | None = None, version: str | None = None, kind: str | None = None,
+                 name: str | None = None, namespace: str | None = None, label_selector: str | None = None,
+                 annotation_selector: str | None = None):
+        self.group = group
+        self.version = version
+        self.kind = kind
+        self.name = name
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.annotation_selector = annotation_selector
         self._res = {
             attr: _compile(key, getattr(self, attr))
             for key, attr in _FIELDS.items()
@@ -421,12 +431,14 @@ class Selector:
         )
 
 
-@dataclass
-class Target:
+class Target(Record):
     """``include`` (None: everything) minus anything matching one of ``exclude``."""
 
-    include: Selector | None = None
-    exclude: list[Selector] = field(default_factory=list)
+    _fields = ("include", "exclude")
+
+    def __init__(self, include: Selector | None = None, exclude: list[Selector] | None = None):
+        self.include = include
+        self.exclude = [] if exclude is None else exclude
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any] | None) -> Target:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from postrender.config import templating
 from postrender.errors import ConfigError
 from postrender.engine.redaction import register_secrets, register_users, secret_text
 from postrender.kinds import FieldPath, PodSpecTable
 from postrender.config.schema import Field, SchemaError, check, check_fields, path_text
+from postrender.records import Record
 
 API_VERSION = "postrender/v1alpha1"
 KIND = "PostRenderer"
@@ -97,20 +96,29 @@ EXPECT_PATTERN = r"\s*(==|>=|<=|>|<)?\s*([0-9]+)\s*"
 ENTRY_KEYS = {"target", "when", "expect"}
 
 
-@dataclass
-class BuildContext:
-    variables: dict
-    source: str
-    config_dir: Path
-    pod_specs: PodSpecTable
-    image_fields: list
-    locate: object  # path tuple -> "file:line:col"
-    image_discovery: object = None  # images.discovery.DiscoveryOptions, when the config has imageDiscovery
-    # Values a rule knows to be secret (e.g. the pullSecret rule's credentials), redacted like
-    # the variables whose names look like credentials.
-    sensitive: list = field(default_factory=list)
-    # The text of every number and boolean a YAML file set (path tuple -> "0755"): see as_text.
-    literals: dict = field(default_factory=dict)
+class BuildContext(Record):
+    """What a rule's ``build`` gets.  ``config_dir``: the config file's directory (a string or
+    a path object), where relative template and lock file paths start.  ``locate``: path tuple
+    -> "file:line:col".  ``image_discovery``: images.discovery.DiscoveryOptions, when the config
+    has imageDiscovery.  ``sensitive``: values a rule knows to be secret (e.g. the pullSecret
+    rule's credentials), redacted like the variables whose names look like credentials.
+    ``literals``: the text of every number and boolean a YAML file set (path tuple -> "0755"):
+    see as_text."""
+
+    _fields = ("variables", "source", "config_dir", "pod_specs", "image_fields", "locate", "image_discovery",
+               "sensitive", "literals")
+
+    def __init__(self, variables: dict, source: str, config_dir, pod_specs: PodSpecTable, image_fields: list,
+                 locate, image_discovery=None, sensitive: list | None = None, literals: dict | None = None):
+        self.variables = variables
+        self.source = source
+        self.config_dir = config_dir
+        self.pod_specs = pod_specs
+        self.image_fields = image_fields
+        self.locate = locate
+        self.image_discovery = image_discovery
+        self.sensitive = [] if sensitive is None else sensitive
+        self.literals = {} if literals is None else literals
 
     def add_secret(self, value: str) -> None:
         """Mark a value as secret: redacted from every message from now on."""
@@ -148,15 +156,18 @@ class BuildContext:
         return ConfigError(f"{self.locate(path)}: {path_text(path)}: {message}")
 
 
-@dataclass
-class Config:
-    source: str
-    variables: dict
-    rules: list
-    pod_specs: PodSpecTable
-    image_fields: list = field(default_factory=list)
-    sensitive: list = field(default_factory=list)
-    image_discovery: object = None
+class Config(Record):
+    _fields = ("source", "variables", "rules", "pod_specs", "image_fields", "sensitive", "image_discovery")
+
+    def __init__(self, source: str, variables: dict, rules: list, pod_specs: PodSpecTable,
+                 image_fields: list | None = None, sensitive: list | None = None, image_discovery=None):
+        self.source = source
+        self.variables = variables
+        self.rules = rules
+        self.pod_specs = pod_specs
+        self.image_fields = [] if image_fields is None else image_fields
+        self.sensitive = [] if sensitive is None else sensitive
+        self.image_discovery = image_discovery
 
 
 # ---- variables ----------------------------------------------------------------------------
@@ -228,7 +239,7 @@ def _collect(config_vars, config_literals: dict, values_files=(), sets=(), set_f
     variables = dict(config_vars or {})
     literals = dict(config_literals)
     for path in values_files:
-        located = _compose(_read_text(Path(path), "values file"), str(path))
+        located = _compose(_read_text(shown_path(path), "values file"), str(path))
         data = located.data
         if data is None:
             continue
@@ -257,7 +268,7 @@ def _collect(config_vars, config_literals: dict, values_files=(), sets=(), set_f
         if not sep:
             raise ConfigError(f"--set-file {key!r}: expected key=path")
         try:
-            data = read_capped(Path(path), MAX_VARIABLE_BYTES)
+            data = read_capped(path, MAX_VARIABLE_BYTES)
             if data is None:
                 raise ConfigError(f"--set-file {key}: {path} is over the limit of {_size(MAX_VARIABLE_BYTES)} for a"
                                   " variable (Kubernetes rejects objects over 1.5 MiB)")
@@ -275,7 +286,7 @@ def _collect(config_vars, config_literals: dict, values_files=(), sets=(), set_f
     return variables, _sensitive_values(variables, forced, literals), literals
 
 
-def read_capped(path: Path, limit: int) -> bytes | None:
+def read_capped(path, limit: int) -> bytes | None:
     """The file's bytes, or None when it holds more than limit.  Reads at most limit + 1 bytes,
     so a huge file, /dev/zero or an endless pipe costs nothing; pipes stay allowed
     (``--set-file password=<(pass show registry)``, ``-c <(...)``)."""
@@ -373,7 +384,7 @@ def _compose(text: str, source: str) -> Located:
     return Located(None if node is None else build(node, ()), positions, literals)
 
 
-def _read_text(path: Path, what: str) -> str:
+def _read_text(path, what: str) -> str:
     """A config or values file's text; ConfigError for a missing, huge or non-UTF-8 file."""
     try:
         data = read_capped(path, MAX_CONFIG_BYTES)
@@ -407,30 +418,46 @@ def _locator(located: Located, source: str):
     return locate
 
 
-def find_config(explicit: str | None) -> Path:
+def shown_path(path) -> str:
+    """``path`` (a string or path object) written the way ``pathlib`` writes it, as messages
+    always have (``./c.yaml`` -> ``c.yaml``, ``a//b/`` -> ``a/b``), without importing pathlib
+    on the run path (issue 16)."""
+    path = os.fspath(path)
+    if os.sep != "/" or not isinstance(path, str):
+        from pathlib import Path
+
+        return str(Path(path))
+    # pathlib (PurePosixPath): exactly two leading slashes are kept, more are one; empty and "."
+    # components go; ".." stays.
+    root = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
+    return root + "/".join(p for p in path.split("/") if p and p != ".") or "."
+
+
+def find_config(explicit: str | None) -> str:
+    """The config file's path, as a string."""
     if explicit:
-        return Path(explicit)
+        return shown_path(explicit)
     env = os.environ.get(ENV_CONFIG)
     if env:
-        return Path(env)
-    default = Path(DEFAULT_FILE)
-    if default.exists():
-        return default
+        return shown_path(env)
+    if os.path.exists(DEFAULT_FILE):
+        return DEFAULT_FILE
     raise ConfigError(
         f"no config: pass -c FILE, set ${ENV_CONFIG}, or create ./{DEFAULT_FILE} (postrender init writes a starter)"
     )
 
 
-def load_config(path: str | Path | None = None, values_files=(), sets=(), set_files=(), environ=None,
+def load_config(path=None, values_files=(), sets=(), set_files=(), environ=None,
                 check_templates: bool = False) -> Config:
-    cfg_path = find_config(str(path) if path else None)
+    """``path``: a string or path object; None looks for the config (find_config)."""
+    cfg_path = find_config(os.fspath(path) if path else None)
     text = _read_text(cfg_path, "config file")
-    return load_config_text(text, str(cfg_path), values_files, sets, set_files, environ, base_dir=cfg_path.parent,
-                            check_templates=check_templates)
+    return load_config_text(text, cfg_path, values_files, sets, set_files, environ,
+                            base_dir=os.path.dirname(cfg_path) or ".", check_templates=check_templates)
 
 
 def load_config_text(text: str, source: str, values_files=(), sets=(), set_files=(), environ=None,
-                     base_dir: Path | None = None, check_templates: bool = False) -> Config:
+                     base_dir=None, check_templates: bool = False) -> Config:
     """``check_templates`` (postrender validate): also look for undefined variables on every
     branch of every template of the rules that run (config/undefined.py); a run finds those
     only on the branches it takes."""
@@ -459,7 +486,7 @@ def load_config_text(text: str, source: str, values_files=(), sets=(), set_files
                 raise ConfigError(f"{locate((key, i, 'path'))}: {key}[{i}].path: {exc}") from None
         return out
 
-    ctx = BuildContext(variables, source, base_dir or Path("."), PodSpecTable(field_paths(top["podSpecPaths"], "podSpecPaths")),
+    ctx = BuildContext(variables, source, base_dir or ".", PodSpecTable(field_paths(top["podSpecPaths"], "podSpecPaths")),
                        field_paths(top["imageFields"], "imageFields"), locate, literals=literals,
                        image_discovery=_image_discovery(top["imageDiscovery"], locate))
     rules = []

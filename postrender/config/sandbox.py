@@ -27,7 +27,6 @@ import functools
 import re
 import signal
 import sys
-import threading
 
 # ---- limits ---------------------------------------------------------------------------------
 # Kubernetes rejects any object over ~1.5 MiB (etcd's request limit) and a Secret or ConfigMap
@@ -253,6 +252,8 @@ class RenderLimits:
     active = False
 
     def __enter__(self):
+        import threading  # only a Jinja render gets here: not on every run's start-up (issue 16)
+
         self.armed = self.limited = False
         if (RenderLimits.active or threading.current_thread() is not threading.main_thread()
                 or not hasattr(signal, "setitimer")):  # Windows has no interval timers

@@ -18,8 +18,8 @@ printed by ``postrender schema``, so the two cannot disagree about what the data
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+
+from postrender.records import FrozenRecord
 
 
 class SchemaError(Exception):
@@ -29,20 +29,36 @@ class SchemaError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Field:
-    type: str                      # str | bool | int | list | map | any | str_or_int | str_or_list
-    required: bool = False
-    default: Any = None
-    choices: tuple = ()
-    items: Any = None              # list: a Field, or a dict of Fields for lists of mappings
-    fields: dict | None = None     # map: known keys (None = free-form mapping)
-    doc: str = ""
-    pattern: str | None = None     # str: a regex the whole value matches (Python and ECMA 262 alike)
-    pattern_doc: str = ""          # what the pattern means, for messages ("a Secret name")
-    min_items: int = 0             # list: at least this many items
-    variants: tuple = ()           # any: the Fields one of which the value must satisfy
-    extra_keys: bool = False       # map with fields: other keys are allowed too
+class Field(FrozenRecord):
+    """One option of the config: its type (str | bool | int | list | map | any | str_or_int |
+    str_or_list) and constraints.
+
+    items: for a list, a Field, or a dict of Fields for lists of mappings.  fields: for a map,
+    the known keys (None = free-form mapping).  pattern: for a str, a regex the whole value
+    matches (Python and ECMA 262 alike); pattern_doc says what it means, for messages ("a Secret
+    name").  min_items: a list has at least this many items.  variants: for any, the Fields one
+    of which the value must satisfy.  extra_keys: a map with fields allows other keys too.
+    """
+
+    __slots__ = ("type", "required", "default", "choices", "items", "fields", "doc", "pattern", "pattern_doc",
+                 "min_items", "variants", "extra_keys")
+    _fields = __slots__
+
+    def __init__(self, type: str, required: bool = False, default=None, choices: tuple = (), items=None,
+                 fields: dict | None = None, doc: str = "", pattern: str | None = None, pattern_doc: str = "",
+                 min_items: int = 0, variants: tuple = (), extra_keys: bool = False):
+        self.type = type
+        self.required = required
+        self.default = default
+        self.choices = choices
+        self.items = items
+        self.fields = fields
+        self.doc = doc
+        self.pattern = pattern
+        self.pattern_doc = pattern_doc
+        self.min_items = min_items
+        self.variants = variants
+        self.extra_keys = extra_keys
 
 
 # What makes a string a Jinja template (config/templating.is_template), as a search pattern.

@@ -8,16 +8,17 @@ other for this.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from postrender.engine.scalars import format_scalar
+from postrender.records import Record
 
 
-@dataclass
-class Layout:
-    step: int = 2          # mapping indentation step
-    indentless: bool = False  # block sequences under a key start at the key's column
-    newline: str = "\n"
+class Layout(Record):
+    __slots__ = _fields = ("step", "indentless", "newline")
+
+    def __init__(self, step: int = 2, indentless: bool = False, newline: str = "\n"):
+        self.step = step                # mapping indentation step
+        self.indentless = indentless    # block sequences under a key start at the key's column
+        self.newline = newline
 
 
 def guess_layout(root, text: str) -> Layout:

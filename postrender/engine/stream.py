@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from postrender.engine.document import Document
 from postrender.errors import InputError
+from postrender.records import Record
 
 _MARKER = r"^(---|\.\.\.)(?=[ \t\r\n]|\Z)"
 # Only comments, blank lines and directives: text that carries no document of its own.
@@ -50,10 +50,12 @@ class DocumentTooLarge(Exception):
         self.head = head    # its first bytes, to find a '# Source:' comment
 
 
-@dataclass
-class Stream:
-    documents: list[Document]
-    bom: bool = False
+class Stream(Record):
+    _fields = ("documents", "bom")
+
+    def __init__(self, documents: list[Document], bom: bool = False):
+        self.documents = documents
+        self.bom = bom
 
     def yaml_documents(self) -> list[Document]:
         return [d for d in self.documents if not d.void]

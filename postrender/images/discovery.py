@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from postrender.images.reference import (
     InvalidImageReference,
@@ -76,6 +75,7 @@ from postrender.images.reference import (
     parse,
 )
 from postrender.kinds import FieldPath, containers, group_of, resources
+from postrender.records import FrozenRecord, Record
 
 # DATA: (group, kind, path to the image field, whether the mapping holding the field takes an
 # ``imagePullPolicy`` of the Kubernetes enum).  ``[]`` walks list items, as in kinds.py.  Kinds
@@ -245,8 +245,7 @@ DISCOVERY_RULES = (POD_SPEC, IMAGE_VOLUME, IMAGE_FIELD, CONTAINERS, IMAGE_KEY)
 _BUILTIN_TABLE = [(FieldPath.parse(g, k, p), policy) for g, k, p, policy in BUILTIN_IMAGE_FIELDS]
 
 
-@dataclass
-class ImageLocation:
+class ImageLocation(Record):
     """One image reference: ``holder[key]`` (a whole string) or a span inside that string.
 
     ``path`` is readable and relative to the document (``items[2].spec.template.spec
@@ -256,13 +255,17 @@ class ImageLocation:
     for this image goes into, when that mapping takes one.
     """
 
-    holder: dict | list
-    key: str | int
-    path: str
-    via: str = "field"
-    span: tuple[int, int] | None = None  # (start, end) inside the string, for --flag=REF
-    found: str = POD_SPEC
-    policy: dict | None = None
+    __slots__ = _fields = ("holder", "key", "path", "via", "span", "found", "policy")
+
+    def __init__(self, holder: dict | list, key: str | int, path: str, via: str = "field",
+                 span: tuple[int, int] | None = None, found: str = POD_SPEC, policy: dict | None = None):
+        self.holder = holder
+        self.key = key
+        self.path = path
+        self.via = via
+        self.span = span  # (start, end) inside the string, for --flag=REF
+        self.found = found
+        self.policy = policy
 
     @property
     def value(self):
@@ -411,14 +414,17 @@ class _Collector:
             stack.extend(reversed(children))
 
 
-@dataclass(frozen=True)
-class ExcludedPath:
-    """An ``imageDiscovery.exclude`` entry: no image is taken at or under ``path``."""
+class ExcludedPath(FrozenRecord):
+    """An ``imageDiscovery.exclude`` entry: no image is taken at or under ``path``.  ``tokens``:
+    names, "[]" for any list item, "*" for any name."""
 
-    group: str | None
-    kind: str | None
-    tokens: tuple[str, ...]   # names, "[]" for any list item, "*" for any name
-    text: str
+    __slots__ = _fields = ("group", "kind", "tokens", "text")
+
+    def __init__(self, group: str | None, kind: str | None, tokens: tuple[str, ...], text: str):
+        self.group = group
+        self.kind = kind
+        self.tokens = tokens
+        self.text = text
 
     @classmethod
     def parse(cls, group: str | None, kind: str | None, path: str) -> "ExcludedPath":
@@ -458,12 +464,14 @@ def path_tokens(path: str) -> tuple[str, ...]:
     return tuple(_PATH_TOKEN.findall(path))
 
 
-@dataclass
-class DiscoveryOptions:
+class DiscoveryOptions(Record):
     """The config's ``imageDiscovery:`` block."""
 
-    generic: bool = True
-    exclude: list[ExcludedPath] = field(default_factory=list)
+    _fields = ("generic", "exclude")
+
+    def __init__(self, generic: bool = True, exclude: list[ExcludedPath] | None = None):
+        self.generic = generic
+        self.exclude = [] if exclude is None else exclude
 
 
 class ImageTable:
@@ -598,19 +606,23 @@ class ImageRule:
                 yield doc, where, resource
 
 
-@dataclass
-class Found:
-    """One image location for the inventory (``postrender images``)."""
+class Found(Record):
+    """One image location for the inventory (``postrender images``); ``document`` is 1-based,
+    as messages count documents."""
 
-    image: object
-    document: int  # 1-based, as messages count documents
-    source: str | None
-    kind: str | None
-    namespace: str | None
-    name: str | None
-    path: str
-    via: str
-    discovery: str
+    __slots__ = _fields = ("image", "document", "source", "kind", "namespace", "name", "path", "via", "discovery")
+
+    def __init__(self, image, document: int, source: str | None, kind: str | None, namespace: str | None,
+                 name: str | None, path: str, via: str, discovery: str):
+        self.image = image
+        self.document = document
+        self.source = source
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.path = path
+        self.via = via
+        self.discovery = discovery
 
 
 def inventory(documents, table: ImageTable) -> list[Found]:

@@ -78,7 +78,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from postrender.records import FrozenRecord
 
 __all__ = [
     "DEFAULT_DOMAIN",
@@ -181,18 +182,20 @@ def _normalize_path(domain: str, path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
-class ImageRef:
+class ImageRef(FrozenRecord):
     """A parsed image reference, every part kept exactly as written.
 
     ``domain`` is ``None`` when the reference names no registry (Docker Hub implied); ``path`` is
     the repository path as written (``busybox``, ``library/busybox``, ``x/y/z``).
     """
 
-    domain: str | None
-    path: str
-    tag: str | None = None
-    digest: str | None = None
+    __slots__ = _fields = ("domain", "path", "tag", "digest")
+
+    def __init__(self, domain: str | None, path: str, tag: str | None = None, digest: str | None = None):
+        self.domain = domain
+        self.path = path
+        self.tag = tag
+        self.digest = digest
 
     @property
     def name_as_written(self) -> str:
@@ -509,15 +512,19 @@ def mirror_cycle(mirrors: list[tuple[str, str]]) -> int | None:
 # --- kustomize images: ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImageEntry:
-    """One entry of kustomize's ``images:`` list (``api/types/image.go``, ``types.Image``)."""
+class ImageEntry(FrozenRecord):
+    """One entry of kustomize's ``images:`` list (``api/types/image.go``, ``types.Image``),
+    with kustomize's field names, as users write them."""
 
-    name: str
-    newName: str | None = None  # noqa: N815 - kustomize's field names, as users write them
-    newTag: str | None = None  # noqa: N815
-    digest: str | None = None
-    tagSuffix: str | None = None  # noqa: N815
+    __slots__ = _fields = ("name", "newName", "newTag", "digest", "tagSuffix")
+
+    def __init__(self, name: str, newName: str | None = None, newTag: str | None = None,  # noqa: N803
+                 digest: str | None = None, tagSuffix: str | None = None):  # noqa: N803
+        self.name = name
+        self.newName = newName
+        self.newTag = newTag
+        self.digest = digest
+        self.tagSuffix = tagSuffix
 
 
 # kustomize 5.7 ``image.IsImageMatched``: after the (unescaped) name, an optional ``:tag`` of

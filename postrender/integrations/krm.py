@@ -33,11 +33,10 @@ and serialising the nodes keeps every scalar's text, tag and quoting style exact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import yaml
 
 from postrender.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, PostrenderError
+from postrender.records import Record
 
 # libyaml, as everywhere in postrender (locate.py, the config loader).
 _Loader = yaml.CSafeLoader
@@ -50,12 +49,14 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 
-@dataclass
-class KrmOutcome:
-    output: bytes
-    exit_code: int
-    # (severity, message) in order; the CLI may print the errors on stderr too.
-    results: list[tuple[str, str]] = field(default_factory=list)
+class KrmOutcome(Record):
+    _fields = ("output", "exit_code", "results")
+
+    def __init__(self, output: bytes, exit_code: int, results: list[tuple[str, str]] | None = None):
+        self.output = output
+        self.exit_code = exit_code
+        # (severity, message) in order; the CLI may print the errors on stderr too.
+        self.results = [] if results is None else results
 
 
 def is_resource_list(data: bytes | str) -> bool:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
 
 from postrender.patching.strategic import PatchError
 

@@ -12,7 +12,6 @@ are dropped too (the RFC's recursion applies the patch to an absent member).
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 __all__ = ["apply_merge_patch"]
 

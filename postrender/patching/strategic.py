@@ -76,13 +76,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, Sequence
 
 from postrender.errors import RuleError
+from postrender.records import FrozenRecord
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
@@ -106,20 +105,26 @@ class PatchError(RuleError):
 def patch_table() -> dict:
     """The generated table (see scripts/gen_patch_table.py for the format)."""
     # A plain path, not importlib.resources: that import pulls in tempfile & co (~5 ms of start-up).
-    text = (Path(__file__).resolve().parent.parent / "data" / "patch_strategies.json").read_text("utf-8")
-    return json.loads(text)
+    # os.path, not pathlib: pathlib is not on the run path either (issue 16).
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    with open(os.path.join(package, "data", "patch_strategies.json"), encoding="utf-8") as fh:
+        return json.loads(fh.read())
 
 
-@dataclass(frozen=True)
-class FieldMeta:
-    """Strategic-merge metadata of one field, from the table."""
+class FieldMeta(FrozenRecord):
+    """Strategic-merge metadata of one field, from the table.  ``ref``: the definition of the
+    value, of the list items or of the map values."""
 
-    ref: str | None = None  # definition of the value, of the list items or of the map values
-    is_list: bool = False
-    is_map: bool = False
-    strategies: tuple[str, ...] = ()
-    merge_key: str | None = None
-    list_map_keys: tuple[str, ...] = ()
+    __slots__ = _fields = ("ref", "is_list", "is_map", "strategies", "merge_key", "list_map_keys")
+
+    def __init__(self, ref: str | None = None, is_list: bool = False, is_map: bool = False,
+                 strategies: tuple[str, ...] = (), merge_key: str | None = None, list_map_keys: tuple[str, ...] = ()):
+        self.ref = ref
+        self.is_list = is_list
+        self.is_map = is_map
+        self.strategies = strategies
+        self.merge_key = merge_key
+        self.list_map_keys = list_map_keys
 
     @property
     def merges(self) -> bool:
@@ -133,12 +138,14 @@ class FieldMeta:
 _NO_META = FieldMeta()
 
 
-@dataclass(frozen=True)
-class _Ctx:
+class _Ctx(FrozenRecord):
     """Schema position of a map: a definition's fields, or the values of a string-keyed map."""
 
-    definition: str | None
-    map_values: bool = False
+    __slots__ = _fields = ("definition", "map_values")
+
+    def __init__(self, definition: str | None, map_values: bool = False):
+        self.definition = definition
+        self.map_values = map_values
 
     def field(self, name: str) -> tuple[FieldMeta, _Ctx]:
         """Metadata of field ``name`` and the context of its value (or of its list items)."""

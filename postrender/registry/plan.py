@@ -23,7 +23,7 @@ images inside one field, for ``--flag=REF`` strings holding two):
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from dataclasses import dataclass, field
 
 from postrender.images.discovery import Found, ImageTable, inventory
@@ -68,7 +68,8 @@ def _place(found: Found) -> str:
 def run_rules(config, data: bytes, rules) -> tuple[list[Found], object]:
     from postrender.pipeline import run_stream
 
-    staged = dataclasses.replace(config, rules=list(rules))
+    staged = copy.copy(config)  # loader.Config is a plain class (issue 16)
+    staged.rules = list(rules)
     result = run_stream(staged, data)
     return inventory(result.stream.documents, ImageTable.of(config)), result
 

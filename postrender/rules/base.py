@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from postrender.engine.document import Document
 from postrender.kinds import PodSpecTable, stream_resources
+from postrender.records import Record
 
 
-@dataclass
-class Change:
-    rule: str
-    resource: str
-    path: str
-    old: object
-    new: object
-    found: str | None = None  # the image discovery rule that found the location (images.discovery)
+class Change(Record):
+    __slots__ = _fields = ("rule", "resource", "path", "old", "new", "found")
+
+    def __init__(self, rule: str, resource: str, path: str, old, new, found: str | None = None):
+        self.rule = rule
+        self.resource = resource
+        self.path = path
+        self.old = old
+        self.new = new
+        self.found = found  # the image discovery rule that found the location (images.discovery)
 
     def line(self) -> str:
         if self.resource.startswith("Secret/") and _SECRET_DATA.search(self.path):
@@ -47,29 +49,35 @@ def resource_name(resource: dict) -> str:
     return f"{resource.get('kind')}/{ns + '/' if isinstance(ns, str) and ns else ''}{name}"
 
 
-@dataclass
-class RunContext:
-    variables: dict
-    pod_specs: PodSpecTable
-    image_fields: list = field(default_factory=list)
-    explain: bool = False
-    #: the namespace resources without metadata.namespace are installed into (--namespace,
-    #: $HELM_NAMESPACE); "" when unknown.
-    namespace: str = ""
-    image_discovery: object = None  # the config's imageDiscovery options
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    #: Resources a patch renamed (kind, name, ...): id(resource) -> (resource, identities it had),
-    #: so that a later patch may name a resource as it was, as kustomize's PrevIds allow.
-    renamed: dict = field(default_factory=dict)
+class RunContext(Record):
+    _fields = ("variables", "pod_specs", "image_fields", "explain", "namespace", "image_discovery", "changes",
+               "warnings", "failures", "renamed", "_warned")
+    _repr_fields = _fields[:-1]
+
+    def __init__(self, variables: dict, pod_specs: PodSpecTable, image_fields: list | None = None,
+                 explain: bool = False, namespace: str = "", image_discovery=None, changes: list[Change] | None = None,
+                 warnings: list[str] | None = None, failures: list[str] | None = None, renamed: dict | None = None,
+                 _warned: set | None = None):
+        self.variables = variables
+        self.pod_specs = pod_specs
+        self.image_fields = [] if image_fields is None else image_fields
+        self.explain = explain
+        #: the namespace resources without metadata.namespace are installed into (--namespace,
+        #: $HELM_NAMESPACE); "" when unknown.
+        self.namespace = namespace
+        self.image_discovery = image_discovery  # the config's imageDiscovery options
+        self.changes = [] if changes is None else changes
+        self.warnings = [] if warnings is None else warnings
+        self.failures = [] if failures is None else failures
+        #: Resources a patch renamed (kind, name, ...): id(resource) -> (resource, identities it had),
+        #: so that a later patch may name a resource as it was, as kustomize's PrevIds allow.
+        self.renamed = {} if renamed is None else renamed
+        self._warned = set() if _warned is None else _warned
 
     def record(self, rule: "Rule", doc: Document, resource: dict, path: str, old, new, found: str | None = None) -> None:
         doc.changed()
         if self.explain:
             self.changes.append(Change(rule.label(), resource_name(resource), path, old, new, found))
-
-    _warned: set = field(default_factory=set, repr=False)
 
     def warn(self, message: str) -> None:
         """Add a warning once: the same message from two rules (or two runs over one field) is one."""

@@ -96,7 +96,7 @@ def build(options: dict, ctx, path) -> PinDigests:
     if not target.is_absolute():
         # Next to the config (like pullSecret's template), which works whatever directory Helm
         # runs postrender from; else where `postrender lock -o FILE` wrote it from here.
-        candidates = [ctx.config_dir / target]
+        candidates = [Path(ctx.config_dir) / target]
         if (Path.cwd() / target).resolve() != candidates[0].resolve():
             candidates.append(Path.cwd() / target)
     where = f"{ctx.locate(path + ('lock',))}: {path_text(path + ('lock',))}"
