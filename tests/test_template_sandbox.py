@@ -63,7 +63,8 @@ HOSTILE = {
     "doubling with ~": ("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
                         "{% endfor %}{{ ns.s }}", "MiB of memory|s of CPU"),  # whichever limit comes first
     "output flood": ("{% for i in range(10000) %}{% for j in range(10000) %}xxxxxxxxxx{% endfor %}{% endfor %}",
-                     "rendered text exceeds"),
+                     "rendered text exceeds|s of CPU"),  # the output cap, or the 0.1 s CPU deadline of
+                                                         # these in-process runs on a loaded machine
     "macro recursion": ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recursion too deep"),
     "recursive loop": ("{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}", "recursion too deep"),
 }
