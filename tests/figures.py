@@ -56,7 +56,7 @@ FULL = {
     "streams": {"examples": 5000, "seed": 41},
     "bytes-33": {"examples": 5000, "seed": 33, "max_file_bytes": "400000"},
     "bytes-36": {"examples": 1000, "seed": 36, "max_file_bytes": "inf"},
-    "kube": {"streams": 400, "seed": 11},
+    "kube": {"streams": 20000, "seed": 1},
     "bombs": {},
     "large": {"mb": 100.0},
     "meaning": {},
