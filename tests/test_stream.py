@@ -108,3 +108,45 @@ def test_a_document_added_after_a_crlf_stream_ending_without_a_line_break_gets_a
     out = run_rules(rules, data).output
     assert b"name: b" in out
     assert b"\n" not in out.replace(b"\r\n", b""), out
+
+
+# Marker lines and lookalikes where the splitter's two marker patterns meet: the first line of
+# the stream, the first line of a chunk, CRLF, a tab, a comment, the end without a line break.
+MARKER_STREAMS = {
+    "marker-first": b"---\n" + H + b"---\n" + H,
+    "lookalikes": H + b"b: '\n---x\n  y'\nc: |\n  x\n----\n---\t# c\n" + H,
+    "crlf-markers": b"---\r\n" + H.replace(b"\n", b"\r\n") + b"...\r\n---\r\n" + H.replace(b"\n", b"\r\n"),
+    "end-without-break": H + b"---\n" + H + b"...",
+    "marker-at-end": H + b"---",
+    "dots-then-doc": H + b"...\n# c\n---\n" + H,
+}
+
+
+def _segments(data: bytes, size: int) -> list:
+    from postrender.engine.stream import Splitter
+
+    splitter = Splitter(bytes)
+    out = []
+    for i in range(0, len(data), size):
+        out += splitter.feed(data[i:i + size])
+    return out + splitter.finish()
+
+
+@pytest.mark.parametrize("data", [*EDGE_CASES.values(), *MARKER_STREAMS.values()],
+                         ids=[*EDGE_CASES.keys(), *MARKER_STREAMS.keys()])
+def test_segments_do_not_depend_on_how_the_input_is_chunked(data):
+    """Fed in chunks of any size (a marker split across two reads, a chunk starting on a marker
+    line), the stream is cut exactly as when read whole, and the '---' lines that open documents
+    are exactly the lines (?m)^--- finds."""
+    import re
+
+    whole = _segments(data, max(1, len(data)))
+    for size in (1, 2, 3, 4, 5, 7, 16):
+        assert _segments(data, size) == whole, size
+    assert b"".join(seg for seg, *_ in whole) == data
+    # Each such line opens the segment it is in: before it, that segment holds only blank,
+    # comment and directive lines (which belong to the document the marker opens).
+    prefix = re.compile(rb"(?:\xef\xbb\xbf)?(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\n)*")
+    for m in re.finditer(rb"(?m)^---(?=[ \t\r\n]|\Z)", data):
+        seg, _, _, offset = next(s for s in whole if s[3] <= m.start() < s[3] + len(s[0]))
+        assert prefix.fullmatch(data[offset:m.start()]), (m.start(), seg)
