@@ -151,3 +151,99 @@ def test_kubectl_reads_every_case_as_the_table_says(need_tool, tmp_path):
         if isinstance(expected, Random):
             (tmp_path / f"{i:04d}.yaml").unlink()
     assert compare_files(kubectl, tmp_path, sorted(tmp_path.glob("*.yaml"))) == []
+
+
+# ---- read_simple: the edit self-check's reader for common documents ---------------------------
+
+def _full_read(text: str, bom_ok: bool = False):
+    try:
+        roots = locate.parse_document(text, bom_ok)
+        return kube_yaml.read(roots[0]) if len(roots) == 1 else REFUSED
+    except locate.YAMLSyntaxError:
+        return REFUSED
+
+
+def _simple_agrees(text: str, bom_ok: bool = False) -> bool:
+    """True when read_simple took the document (and gave read()'s data), False when it left it
+    to read(); an assertion error when the two disagree."""
+    from postrender.engine.scalars import strict_equal
+
+    simple = kube_yaml.read_simple(text, bom_ok)
+    if simple is kube_yaml.NOT_SIMPLE:
+        return False
+    full = _full_read(text, bom_ok)
+    assert full is not REFUSED, f"read_simple read a document Kubernetes refuses: {text!r}"
+    assert strict_equal(simple, full), (text, simple, full)
+    return True
+
+
+def test_read_simple_agrees_with_read_on_every_table_case():
+    """Each case without the anchors block (unless it uses them): the simple reader either leaves
+    the document to read() or reads exactly what the table says Kubernetes reads."""
+    taken = 0
+    for i, (case, text, expected) in enumerate(CASES):
+        document = case_document(i, text) if "*" in text else case_document(i, text).replace(ANCHORS, "")
+        if _simple_agrees(document):
+            taken += 1
+            assert expected != REFUSED and not isinstance(expected, Random), case
+            assert same(kube_yaml.read_simple(document)["v"], expected), case
+    assert taken > len(CASES) // 3, taken
+
+
+def test_read_simple_agrees_with_read_over_the_corpus(corpus_files):
+    from postrender.engine.stream import parse_stream
+    from tests.conftest import STRESS
+
+    documents = taken = 0
+    for path in [*corpus_files, STRESS]:
+        for doc in parse_stream(path.read_bytes()).documents:
+            if doc.void:
+                continue
+            documents += 1
+            taken += _simple_agrees(doc.text, doc.bom_ok)
+    assert taken >= 0.9 * documents, (taken, documents)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_read_simple_agrees_with_read_over_generated_go_streams(seed):
+    """The kubectl campaign's streams: number forms, merge keys, tags, odd line breaks, BOMs,
+    indented roots, flow documents (tests/kube_streams_gen.py)."""
+    import random
+
+    from postrender.engine.stream import parse_stream
+    from postrender.errors import InputError
+    from tests.kube_streams_gen import make_kube_stream
+
+    rng = random.Random(1000 + seed)
+    taken = left = 0
+    for _ in range(60):
+        try:
+            documents = parse_stream(make_kube_stream(rng, rng.randint(1, 6))).documents
+        except InputError:  # a stream postrender refuses as a whole (tested elsewhere)
+            continue
+        for doc in documents:
+            if not doc.void:
+                if _simple_agrees(doc.text, doc.bom_ok):
+                    taken += 1
+                else:
+                    left += 1
+    assert taken and left, (taken, left)  # both paths exercised
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\n---\nb: 2\n",                 # two documents: read() refuses the text
+    "just a scalar\n", "", "# only a comment\n",
+    "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: !<tag:yaml.org,2002:str> 1\n",
+    "base: {p: 1}\nm:\n  <<: {q: 2}\n", "1: one\n", "true: yes\n", "~: null\n", ": empty key\n",
+    "a: 1\na: 2\n", "? [x]\n: complex key\n", "a: .nan\n", "a: -.inf\n",
+    "[" * 1001 + "]" * 1001 + "\n",
+    "a: 'unterminated\n",
+])
+def test_read_simple_leaves_every_unusual_document_to_read(text):
+    assert kube_yaml.read_simple(text) is kube_yaml.NOT_SIMPLE
+
+
+def test_read_simple_reads_quoted_merge_and_number_like_keys_as_strings():
+    text = "'<<': a\n\"1\": b\nk: [1, '2', 0o17, 1_0, .5, true, 'on', on]\n"
+    expected = {"<<": "a", "1": "b", "k": [1, "2", 15, 10, 0.5, True, "on", True]}  # go-yaml v2: on is true
+    assert kube_yaml.read_simple(text) == expected == _full_read(text)

@@ -587,6 +587,9 @@ def _duplicate_key(root) -> tuple[object, int] | None:
 
 def _reads_as(text: str, expected, bom_ok: bool = False) -> bool:
     """Whether Kubernetes reads ``text`` as exactly ``expected`` (the self-check)."""
+    simple = kube_yaml.read_simple(text, bom_ok)
+    if simple is not kube_yaml.NOT_SIMPLE:
+        return strict_equal(simple, expected)
     try:
         roots = locate.parse_document(text, bom_ok)
         if len(roots) != 1:

@@ -372,6 +372,91 @@ def _error(node: Node | None, message: str) -> KubeYAMLError:
     return KubeYAMLError(message, node.line if node is not None else 0, node.col if node is not None else 0)
 
 
+NOT_SIMPLE = object()
+
+
+def read_simple(text: str, bom_ok: bool = False):
+    """What Kubernetes reads from one document's text, built straight from libyaml's events, for
+    the common document: one root collection, no anchor, alias, tag or merge key, every key a
+    string to go-yaml (quoted, or plain text no rule of resolve.go applies to), no key twice.
+    Anything else, and any error, is :data:`NOT_SIMPLE`: :func:`read` over
+    :func:`locate.parse_document` decides those.  It gives :func:`read`'s data without building
+    nodes (the edit self-check re-reads every edited document: issue 16); tests/test_kube_yaml.py
+    checks the two agree over the corpus and the kubectl campaign's generated streams."""
+    from yaml import events as ev_types
+    from yaml.error import MarkedYAMLError
+    from yaml.reader import ReaderError
+
+    from postrender.engine.locate import MAX_DEPTH, reading_text
+    from postrender.engine.locate import _cyaml
+
+    Scalar, Alias = ev_types.ScalarEvent, ev_types.AliasEvent
+    MapStart, MapEnd = ev_types.MappingStartEvent, ev_types.MappingEndEvent
+    SeqStart, SeqEnd = ev_types.SequenceStartEvent, ev_types.SequenceEndEvent
+    DocStart, StreamEnd = ev_types.DocumentStartEvent, ev_types.StreamEndEvent
+    numeric, constants, no_key = _NUMERIC_START, CONSTANTS, NOT_SIMPLE
+    try:
+        get_event = _cyaml.CParser(reading_text(text, bom_ok)[0]).get_event
+        stack: list = []
+        parent = None            # the open collection
+        in_map = False
+        key = no_key             # its pending key
+        root = NOT_SIMPLE
+        documents = 0
+        while True:
+            ev = get_event()
+            t = type(ev)
+            if t is Scalar:
+                if ev.anchor is not None or ev.tag is not None:
+                    return NOT_SIMPLE
+                value = ev.value
+                plain = not ev.style
+                if in_map and key is no_key:
+                    if plain and (not value or value[0] in numeric or value in constants or value == "<<"):
+                        return NOT_SIMPLE
+                    if value in parent:
+                        return NOT_SIMPLE
+                    key = value
+                    continue
+                if plain and (not value or value[0] in numeric or value in constants):
+                    value = resolve_plain(value)
+                    if type(value) is float and (value != value or value in (math.inf, -math.inf)):
+                        return NOT_SIMPLE
+                node = value
+            elif t is MapStart or t is SeqStart:
+                if ev.anchor is not None or ev.tag is not None or (in_map and key is no_key):
+                    return NOT_SIMPLE
+                if len(stack) >= MAX_DEPTH:
+                    return NOT_SIMPLE
+                stack.append((parent, in_map, key))
+                parent, in_map, key = ({} if t is MapStart else []), t is MapStart, no_key
+                continue
+            elif t is MapEnd or t is SeqEnd:
+                node = parent
+                parent, in_map, key = stack.pop()
+            elif t is Alias:
+                return NOT_SIMPLE
+            elif t is DocStart:
+                documents += 1
+                continue
+            elif t is StreamEnd:
+                break
+            else:
+                continue
+            if not stack:
+                root = node
+            elif in_map:
+                parent[key] = node
+                key = no_key
+            else:
+                parent.append(node)
+    except (MarkedYAMLError, ReaderError, YAMLSyntaxError):
+        return NOT_SIMPLE
+    if documents != 1 or not isinstance(root, (dict, list)):
+        return NOT_SIMPLE
+    return root
+
+
 def read(node: Node | None, reading: Reading | None = None):
     """What Kubernetes reads from a node: dict (str keys) / list / str / int / float / bool / None.
 

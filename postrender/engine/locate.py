@@ -142,7 +142,7 @@ def _ignored_bom(text: str, bom_ok: bool) -> int:
 _LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
 
 
-def _reading_text(text: str, bom_ok: bool) -> tuple[str, int]:
+def reading_text(text: str, bom_ok: bool) -> tuple[str, int]:
     """The text libyaml must parse to read what go-yaml reads, and the index of a BOM taken out
     (-1 for none).  go-yaml ends the input with a line break when it has none (a block scalar on
     the last line keeps its final newline: ``x: |`` + ``abc`` at the end is ``"abc\n"``); libyaml
@@ -157,13 +157,13 @@ def _reading_text(text: str, bom_ok: bool) -> tuple[str, int]:
 
 def validate_document(text: str, bom_ok: bool = False) -> None:
     """:func:`validate` for the text of one document of a stream, read as kubectl reads it."""
-    validate(_reading_text(text, bom_ok)[0])
+    validate(reading_text(text, bom_ok)[0])
 
 
 def parse_document(text: str, bom_ok: bool = False) -> list[Node | None]:
     """:func:`parse` for the text of one document of a stream, read as kubectl reads it; node
     positions index ``text`` itself."""
-    reading, bom = _reading_text(text, bom_ok)
+    reading, bom = reading_text(text, bom_ok)
     roots = parse(reading)
     if bom < 0 and len(reading) == len(text):
         return roots
