@@ -60,7 +60,12 @@ import math
 import re
 import struct
 
-from postrender.engine.locate import Node, YAMLSyntaxError
+from yaml import _yaml as _cyaml
+from yaml import events as _ev
+from yaml.error import MarkedYAMLError
+from yaml.reader import ReaderError
+
+from postrender.engine.locate import MAX_DEPTH, Node, YAMLSyntaxError, reading_text
 
 STR = "tag:yaml.org,2002:str"
 BINARY = "tag:yaml.org,2002:binary"
@@ -383,17 +388,10 @@ def read_simple(text: str, bom_ok: bool = False):
     :func:`locate.parse_document` decides those.  It gives :func:`read`'s data without building
     nodes (the edit self-check re-reads every edited document: issue 16); tests/test_kube_yaml.py
     checks the two agree over the corpus and the kubectl campaign's generated streams."""
-    from yaml import events as ev_types
-    from yaml.error import MarkedYAMLError
-    from yaml.reader import ReaderError
-
-    from postrender.engine.locate import MAX_DEPTH, reading_text
-    from postrender.engine.locate import _cyaml
-
-    Scalar, Alias = ev_types.ScalarEvent, ev_types.AliasEvent
-    MapStart, MapEnd = ev_types.MappingStartEvent, ev_types.MappingEndEvent
-    SeqStart, SeqEnd = ev_types.SequenceStartEvent, ev_types.SequenceEndEvent
-    DocStart, StreamEnd = ev_types.DocumentStartEvent, ev_types.StreamEndEvent
+    Scalar, Alias = _ev.ScalarEvent, _ev.AliasEvent
+    MapStart, MapEnd = _ev.MappingStartEvent, _ev.MappingEndEvent
+    SeqStart, SeqEnd = _ev.SequenceStartEvent, _ev.SequenceEndEvent
+    DocStart, StreamEnd = _ev.DocumentStartEvent, _ev.StreamEndEvent
     numeric, constants, no_key = _NUMERIC_START, CONSTANTS, NOT_SIMPLE
     try:
         get_event = _cyaml.CParser(reading_text(text, bom_ok)[0]).get_event
