@@ -351,11 +351,20 @@ class _Collector:
             self.embedded(container, cpath, POD_SPEC)
         volumes = pod_spec.get("volumes")
         if isinstance(volumes, list):
-            for i, volume in enumerate(volumes):
-                image = volume.get("image") if isinstance(volume, dict) else None
-                if isinstance(image, dict) and image.get("reference") is not None:
-                    self.add(ImageLocation(image, "reference", f"{path}.volumes[{i}].image.reference",
-                                           found=IMAGE_VOLUME))
+            self.image_volumes(volumes, f"{path}.volumes", generic=False)
+
+    def image_volumes(self, volumes: list, path: str, generic: bool) -> None:
+        """``image.reference`` of each volume in ``volumes`` (at ``path``).  In a known pod spec any
+        value is the volume's image (an invalid one is reported); generic discovery, like its
+        ``containers`` rule, takes only non-empty strings."""
+        for i, volume in enumerate(volumes):
+            image = volume.get("image") if isinstance(volume, dict) else None
+            if not isinstance(image, dict):
+                continue
+            reference = image.get("reference")
+            taken = (isinstance(reference, str) and reference != "") if generic else reference is not None
+            if taken:
+                self.add(ImageLocation(image, "reference", f"{path}[{i}].image.reference", found=IMAGE_VOLUME))
 
     def field(self, resource: dict, field: FieldPath, policy: bool) -> None:
         *parents, (last, many) = field.steps
@@ -400,12 +409,7 @@ class _Collector:
                             self.add(ImageLocation(item, "image", f"{cpath}.image", found=CONTAINERS, policy=item))
                         self.embedded(item, cpath, CONTAINERS)
                 elif key == "volumes" and isinstance(value, list):
-                    # An image volume (ImageVolumeSource) in a pod spec no table knows.
-                    for i, item in enumerate(value):
-                        image = item.get("image") if isinstance(item, dict) else None
-                        if isinstance(image, dict) and isinstance(image.get("reference"), str) and image["reference"]:
-                            self.add(ImageLocation(image, "reference", f"{kpath}[{i}].image.reference",
-                                                   found=IMAGE_VOLUME))
+                    self.image_volumes(value, kpath, generic=True)  # a pod spec no table knows
                 elif key == "image" and is_generic_image(value):
                     self.add(ImageLocation(node, "image", kpath, found=IMAGE_KEY))
                     self.embedded(node, path, IMAGE_KEY)
