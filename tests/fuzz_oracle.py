@@ -409,27 +409,25 @@ def expect_resources(docs, rule, facts):
         facts.setdefault("generated", []).append(added)
 
 
-def expect_label_patch(docs, rule, _facts):
+def _set_metadata_entry(docs, rule, field: str) -> None:
+    """``metadata.<field>[key] = value`` on every targeted resource (maps created where missing)."""
     for doc in docs:
         for r in resources(doc):
             if targeted(r, rule.get("target")):
                 meta = r.get("metadata") if isinstance(r.get("metadata"), dict) else {}
-                labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
-                labels[rule["key"]] = rule["value"]
-                meta["labels"] = labels
+                entries = meta.get(field) if isinstance(meta.get(field), dict) else {}
+                entries[rule["key"]] = rule["value"]
+                meta[field] = entries
                 r["metadata"] = meta
+
+
+def expect_label_patch(docs, rule, _facts):
+    _set_metadata_entry(docs, rule, "labels")
 
 
 def expect_merge_patch(docs, rule, _facts):
     """RFC 7386 merge patch of one annotation (maps created where missing)."""
-    for doc in docs:
-        for r in resources(doc):
-            if targeted(r, rule.get("target")):
-                meta = r.get("metadata") if isinstance(r.get("metadata"), dict) else {}
-                notes = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-                notes[rule["key"]] = rule["value"]
-                meta["annotations"] = notes
-                r["metadata"] = meta
+    _set_metadata_entry(docs, rule, "annotations")
 
 
 def expect_annotation_add(docs, rule, _facts):
